@@ -1,0 +1,21 @@
+// Package v1alpha1 contains the Wayfabric mesh API: Waypoint (a fleet of remote
+// L7 proxies) and ZtunnelConfig (the per-node L4 proxies).
+// +kubebuilder:object:generate=true
+// +groupName=mesh.wayfabric.io
+package v1alpha1
+
+import (
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/scheme"
+)
+
+var (
+	// GroupVersion is the group and version of every object in this package.
+	GroupVersion = schema.GroupVersion{Group: "mesh.wayfabric.io", Version: "v1alpha1"}
+
+	// SchemeBuilder registers the types of this package with a runtime.Scheme.
+	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+
+	// AddToScheme adds the types of this package to a runtime.Scheme.
+	AddToScheme = SchemeBuilder.AddToScheme
+)
