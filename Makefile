@@ -4,8 +4,12 @@
 K8S_VERSION ?= $(shell GOWORK=off go list -m -f '{{.Version}}' k8s.io/api | sed 's/^v0\./1./')
 ENVTEST_DIR ?= $(CURDIR)/bin/k8s/$(K8S_VERSION)
 KUBECTL ?= $(ENVTEST_DIR)/kubectl
-VERSION ?= v0.1.0
-LDFLAGS := -X github.com/wayfabric/wayfabric/cmd/internal/buildinfo.Version=$(VERSION)
+# Release version (semver without "v", as OLM wants it); images and binaries are tagged v$(VERSION).
+VERSION ?= 0.1.0
+PREVIOUS_VERSION ?=
+IMAGE_REPO ?= ghcr.io/wayfabric
+BINARIES ?= $(notdir $(patsubst %/main.go,%,$(wildcard cmd/*/main.go)))
+LDFLAGS := -X github.com/wayfabric/wayfabric/cmd/internal/buildinfo.Version=v$(VERSION)
 CONTROLLER_GEN := go tool controller-gen
 KUSTOMIZE := go tool kustomize
 GO_TEST_FLAGS ?= -count=1 -timeout=30m
@@ -51,6 +55,20 @@ envtest: ## Build kube-apiserver, kubectl and etcd from Go modules into bin/k8s/
 envtest-path: ## Print the KUBEBUILDER_ASSETS folder.
 	@echo $(ENVTEST_DIR)
 
+##@ Benchmarks (figures go to docs/performance.md)
+
+.PHONY: bench-operator
+bench-operator: envtest ## 1,000 Waypoints in 50 namespaces on envtest vs a 100-Waypoint baseline: convergence time, writes, manager CPU and peak memory.
+	WAYFABRIC_BENCH_OPERATOR=1 KUBEBUILDER_ASSETS=$(ENVTEST_DIR) go test -count=1 -timeout=30m -run TestOperatorScale -v ./test/scale/
+
+.PHONY: bench-waypoint
+bench-waypoint: ## Waypoint vs nginx as a reverse proxy (installs nginx and wrk if missing).
+	test/bench/waypoint.sh
+
+.PHONY: bench-autoscaler
+bench-autoscaler: ## Autoscaling policy vs the HPA algorithm on simulated traces.
+	go test -count=1 -run TestComparison -v ./controllers/autoscaling/simulation/
+
 ##@ Build
 
 .PHONY: build
@@ -59,7 +77,27 @@ build: ## Build every binary under cmd/ into bin/.
 
 .PHONY: run
 run: envtest ## Run the manager: on the configured cluster, or on a local control plane when none is configured.
-	go run ./hack/localrun --assets $(ENVTEST_DIR) --version $(VERSION)
+	go run ./hack/localrun --assets $(ENVTEST_DIR) --version v$(VERSION)
+
+##@ Packaging
+
+.PHONY: bundle
+bundle: manifests ## Regenerate the OLM bundle (bundle/, bundle.Dockerfile) from config/.
+	go run ./hack/bundle -version $(VERSION) -manager-image $(IMAGE_REPO)/manager:v$(VERSION) \
+		-channels stable,candidate -default-channel stable $(if $(PREVIOUS_VERSION),-replaces $(PREVIOUS_VERSION))
+
+.PHONY: images
+images: ## Build OCI image tarballs (linux/amd64 + arm64) of every cmd/ binary into bin/images/.
+	go run ./hack/images -version v$(VERSION) -repo $(IMAGE_REPO) -out bin/images
+
+.PHONY: bundle-image
+bundle-image: bundle ## Build the bundle image tarball into bin/images/.
+	go run ./hack/images -version v$(VERSION) -repo $(IMAGE_REPO) -out bin/images -bundle bundle
+
+.PHONY: docker-build
+docker-build: ## Build the images with Docker buildx (for machines with a Docker engine).
+	for b in $(BINARIES); do docker buildx build --platform linux/amd64,linux/arm64 --build-arg BINARY=$$b \
+	  --build-arg VERSION=v$(VERSION) --target $$b -t $(IMAGE_REPO)/$$b:v$(VERSION) . || exit 1; done
 
 ##@ Deployment
 
@@ -72,7 +110,7 @@ uninstall: ## Remove the CRDs from the configured cluster.
 	$(KUSTOMIZE) build config/crd | $(KUBECTL) delete --ignore-not-found -f -
 
 .PHONY: deploy
-deploy: ## Deploy the operator (config/default) to the configured cluster.
+deploy: manifests ## Deploy the operator (config/default) to the configured cluster.
 	$(KUSTOMIZE) build config/default | $(KUBECTL) apply --server-side -f -
 
 .PHONY: undeploy

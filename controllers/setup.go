@@ -2,10 +2,18 @@ package controllers
 
 import (
 	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/wayfabric/wayfabric/controllers/autoscaling"
+	"github.com/wayfabric/wayfabric/controllers/autoscaling/collector"
 	"github.com/wayfabric/wayfabric/controllers/gateway"
+	"github.com/wayfabric/wayfabric/controllers/internal/meta"
 	"github.com/wayfabric/wayfabric/controllers/waypoint"
 	"github.com/wayfabric/wayfabric/controllers/ztunnel"
 )
@@ -18,21 +26,44 @@ type Options struct {
 	ZtunnelImage string
 	// DefaultVersion is the proxy release used when a spec leaves version empty.
 	DefaultVersion string
+	// Namespace is the operator's namespace (empty: $POD_NAMESPACE, else wayfabric-system).
+	Namespace string
+	// AutoscalerInterval is how often every waypoint's load is collected (0: 1 s).
+	AutoscalerInterval time.Duration
+}
+
+// OperatorNamespace resolves the operator's namespace: ns, else
+// $POD_NAMESPACE, else wayfabric-system.
+func OperatorNamespace(ns string) string { return meta.OperatorNamespace(ns) }
+
+// CacheOptions keep the manager's informers small: managed fields are
+// dropped, and Pods are cached only for waypoint replicas (the autoscaler
+// reads their load reports); nothing else in the manager lists Pods.
+func CacheOptions() cache.Options {
+	return cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Pod{}: {Label: collector.PodCacheSelector()},
+		},
+	}
 }
 
 // Setup registers every reconciler with mgr.
 func Setup(mgr ctrl.Manager, o Options) error {
 	if err := (&waypoint.Reconciler{
 		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("waypoint-controller"),
-		Image: o.WaypointImage, DefaultVersion: o.DefaultVersion,
+		Image: o.WaypointImage, DefaultVersion: o.DefaultVersion, Namespace: o.Namespace,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Waypoint controller: %w", err)
 	}
 	if err := (&ztunnel.Reconciler{
 		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("ztunnel-controller"),
-		Image: o.ZtunnelImage, DefaultVersion: o.DefaultVersion,
+		Image: o.ZtunnelImage, DefaultVersion: o.DefaultVersion, Namespace: o.Namespace,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the ZtunnelConfig controller: %w", err)
+	}
+	if err := autoscaling.Setup(mgr, autoscaling.Options{Interval: o.AutoscalerInterval}, collector.HTTPOptions{}); err != nil {
+		return fmt.Errorf("setting up the waypoint autoscaler: %w", err)
 	}
 	if err := gateway.Setup(mgr); err != nil {
 		return fmt.Errorf("setting up the Gateway API controllers: %w", err)

@@ -107,7 +107,7 @@ const (
 
 // HorizontalAutoscaling is a KPA-style autoscaler with a stable and a panic window.
 // +kubebuilder:validation:XValidation:rule="self.minReplicas <= self.maxReplicas",message="autoscaling.horizontal.minReplicas must not exceed maxReplicas"
-// +kubebuilder:validation:XValidation:rule="duration(self.panicWindow) < duration(self.stableWindow)",message="autoscaling.horizontal.panicWindow must be shorter than stableWindow"
+// +kubebuilder:validation:XValidation:rule="!has(self.panicWindow) || !has(self.stableWindow) || duration(self.panicWindow) < duration(self.stableWindow)",message="autoscaling.horizontal.panicWindow must be shorter than stableWindow"
 type HorizontalAutoscaling struct {
 	// Enabled turns horizontal autoscaling on; when off, spec.replicas applies.
 	// +kubebuilder:default=true
@@ -148,12 +148,12 @@ type HorizontalAutoscaling struct {
 	// StableWindow is the averaging window for normal decisions.
 	// +kubebuilder:default="60s"
 	// +optional
-	StableWindow metav1.Duration `json:"stableWindow,omitempty"`
+	StableWindow *metav1.Duration `json:"stableWindow,omitempty"`
 
 	// PanicWindow is the short window that reacts to bursts.
 	// +kubebuilder:default="6s"
 	// +optional
-	PanicWindow metav1.Duration `json:"panicWindow,omitempty"`
+	PanicWindow *metav1.Duration `json:"panicWindow,omitempty"`
 
 	// PanicThresholdPercent: when load over the panic window exceeds this
 	// percentage of current capacity, the autoscaler scales on the panic window
@@ -276,7 +276,8 @@ type WaypointLoad struct {
 	// RequestsPerSecond across all replicas, over the last 10 seconds.
 	// +optional
 	RequestsPerSecond int64 `json:"requestsPerSecond"`
-	// Concurrency is the average number of requests in flight across all replicas.
+	// Concurrency is the number of requests in flight across all replicas,
+	// averaged over the report window.
 	// +optional
 	Concurrency *resource.Quantity `json:"concurrency,omitempty"`
 	// P50Latency of requests, the worst of the replicas.
@@ -309,6 +310,11 @@ type VerticalRecommendation struct {
 	// UpperBound: above it the replica is considered over-provisioned.
 	// +optional
 	UpperBound corev1.ResourceList `json:"upperBound,omitempty"`
+	// Applied are the requests last applied to the pods (InPlace or Rolling
+	// mode). The Deployment template follows Applied, not Target, so a drifting
+	// recommendation does not roll the fleet on every change.
+	// +optional
+	Applied corev1.ResourceList `json:"applied,omitempty"`
 	// LastApplied is when a recommendation was last applied to the pods.
 	// +optional
 	LastApplied *metav1.Time `json:"lastApplied,omitempty"`

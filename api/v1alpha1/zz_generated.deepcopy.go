@@ -49,8 +49,16 @@ func (in *HorizontalAutoscaling) DeepCopyInto(out *HorizontalAutoscaling) {
 		*out = new(bool)
 		**out = **in
 	}
-	out.StableWindow = in.StableWindow
-	out.PanicWindow = in.PanicWindow
+	if in.StableWindow != nil {
+		in, out := &in.StableWindow, &out.StableWindow
+		*out = new(metav1.Duration)
+		**out = **in
+	}
+	if in.PanicWindow != nil {
+		in, out := &in.PanicWindow, &out.PanicWindow
+		*out = new(metav1.Duration)
+		**out = **in
+	}
 	in.ScaleUp.DeepCopyInto(&out.ScaleUp)
 	in.ScaleDown.DeepCopyInto(&out.ScaleDown)
 }
@@ -164,6 +172,13 @@ func (in *VerticalRecommendation) DeepCopyInto(out *VerticalRecommendation) {
 	}
 	if in.UpperBound != nil {
 		in, out := &in.UpperBound, &out.UpperBound
+		*out = make(v1.ResourceList, len(*in))
+		for key, val := range *in {
+			(*out)[key] = val.DeepCopy()
+		}
+	}
+	if in.Applied != nil {
+		in, out := &in.Applied, &out.Applied
 		*out = make(v1.ResourceList, len(*in))
 		for key, val := range *in {
 			(*out)[key] = val.DeepCopy()

@@ -3,19 +3,23 @@ package main
 import (
 	"flag"
 	"os"
+	"time"
 )
 
 // options are the manager's command-line settings.
 type options struct {
-	metricsAddr     string
-	metricsSecure   bool
-	probeAddr       string
-	leaderElect     bool
-	leaderElectNS   string
-	waypointImage   string
-	ztunnelImage    string
-	defaultVersion  string
-	watchNamespaces string
+	metricsAddr        string
+	metricsSecure      bool
+	probeAddr          string
+	leaderElect        bool
+	leaderElectNS      string
+	waypointImage      string
+	ztunnelImage       string
+	defaultVersion     string
+	autoscalerInterval time.Duration
+	namespace          string
+	trustDomain        string
+	caAddr             string
 }
 
 func (o *options) bindFlags(fs *flag.FlagSet) {
@@ -32,6 +36,12 @@ func (o *options) bindFlags(fs *flag.FlagSet) {
 		"default waypoint image; its tag follows each Waypoint's spec.version (env RELATED_IMAGE_WAYPOINT)")
 	fs.StringVar(&o.ztunnelImage, "ztunnel-image", envOr("RELATED_IMAGE_ZTUNNEL", "ghcr.io/wayfabric/ztunnel"),
 		"default ztunnel image; its tag follows each ZtunnelConfig's spec.version (env RELATED_IMAGE_ZTUNNEL)")
+	fs.DurationVar(&o.autoscalerInterval, "autoscaler-interval", time.Second,
+		"how often the autoscaler reads every waypoint replica's load report")
+	fs.StringVar(&o.namespace, "namespace", "",
+		"the operator's namespace: ztunnels, the CA root Secret and trust bundle live there (default: $POD_NAMESPACE, else wayfabric-system)")
+	fs.StringVar(&o.trustDomain, "trust-domain", "cluster.local", "trust domain of the SPIFFE identities the CA issues")
+	fs.StringVar(&o.caAddr, "ca-bind-address", ":15012", "address of the mesh CA (HTTPS); empty disables the CA")
 	fs.StringVar(&o.defaultVersion, "default-version", "",
 		"proxy release used when spec.version is empty (default: the manager's own release)")
 }

@@ -26,6 +26,7 @@ func run(ctx context.Context, o options) error {
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme.New(),
+		Cache:                   controllers.CacheOptions(),
 		Metrics:                 metrics,
 		HealthProbeBindAddress:  o.probeAddr,
 		LeaderElection:          o.leaderElect,
@@ -42,10 +43,15 @@ func run(ctx context.Context, o options) error {
 		version = buildinfo.Version
 	}
 	if err := controllers.Setup(mgr, controllers.Options{
-		WaypointImage:  o.waypointImage,
-		ZtunnelImage:   o.ztunnelImage,
-		DefaultVersion: version,
+		WaypointImage:      o.waypointImage,
+		ZtunnelImage:       o.ztunnelImage,
+		DefaultVersion:     version,
+		AutoscalerInterval: o.autoscalerInterval,
+		Namespace:          o.namespace,
 	}); err != nil {
+		return err
+	}
+	if err := addCA(mgr, o); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

@@ -142,4 +142,3 @@ func runManager(ctx context.Context, root, version, kubeconfig string, args []st
 		return nil
 	}
 }
-

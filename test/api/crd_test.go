@@ -69,7 +69,7 @@ spec:
 		Expect([]int32{h.MinReplicas, h.MaxReplicas, h.Target, h.TargetUtilizationPercent, h.PanicThresholdPercent}).
 			To(Equal([]int32{1, 10, 100, 70, 200}))
 		Expect(h.Metric).To(Equal(meshv1alpha1.MetricConcurrency))
-		Expect(h.StableWindow.Duration.Seconds()).To(BeEquivalentTo(60))
+		Expect(h.StableWindow.Seconds()).To(BeEquivalentTo(60))
 		Expect(h.ScaleDown.StabilizationWindow.Duration.Seconds()).To(BeEquivalentTo(300))
 		Expect(got.Spec.Autoscaling.Vertical.Mode).To(Equal(meshv1alpha1.VerticalRecommend))
 		Expect(got.Spec.Upgrade.MaxSurge.String()).To(Equal("25%"))

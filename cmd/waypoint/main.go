@@ -1,0 +1,43 @@
+// Command waypoint is Wayfabric's L7 proxy: it terminates HBONE from
+// ztunnels, applies HTTPRoutes and forwards to endpoints, reports load on
+// :15020 and readiness on :15021, and drains on SIGTERM.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr/funcr"
+
+	"github.com/wayfabric/wayfabric/cmd/internal/buildinfo"
+)
+
+func main() {
+	o := options{}
+	fs := flag.NewFlagSet("waypoint", flag.ExitOnError)
+	o.register(fs)
+	version := fs.Bool("version", false, "print the version and exit")
+	_ = fs.Parse(os.Args[1:])
+	if *version {
+		buildinfo.Print(os.Stdout, "waypoint")
+		return
+	}
+	log := funcr.NewJSON(func(obj string) { fmt.Fprintln(os.Stderr, obj) }, funcr.Options{Verbosity: o.verbosity})
+	if err := o.validate(); err != nil {
+		log.Error(err, "invalid flags")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	start := time.Now()
+	if err := run(ctx, o, log); err != nil {
+		log.Error(err, "waypoint failed")
+		os.Exit(1)
+	}
+	log.Info("waypoint exited", "uptime", time.Since(start).Round(time.Millisecond).String())
+}

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+
+	"github.com/wayfabric/wayfabric/proxy/hbone"
+	"github.com/wayfabric/wayfabric/proxy/identity"
+	"github.com/wayfabric/wayfabric/proxy/waypoint"
+	"github.com/wayfabric/wayfabric/proxy/waypoint/config"
+	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
+)
+
+// run serves until ctx ends (SIGTERM), then drains:
+// readiness fails → GOAWAY / Connection: close → accept window → stop
+// accepting → in-flight requests finish → return, all within drainSeconds.
+func run(ctx context.Context, o options, log logr.Logger) error {
+	wp := routing.Waypoint{Namespace: o.namespace, Name: o.name}
+	cfg := waypoint.Config{Log: log}
+	// Certificates keep renewing through the drain, so not tied to ctx.
+	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
+	var id *meshIdentity
+	if o.hboneAddr != "" {
+		var err error
+		if id, err = newMeshIdentity(bg, o, log); err != nil {
+			return err
+		}
+		hcli, err := hbone.NewClient(hbone.ClientConfig{Certs: id.certs, Bundle: id.bundle, Log: log.WithName("hbone-client")})
+		if err != nil {
+			return err
+		}
+		defer hcli.Close()
+		cfg.MeshDialer = &waypoint.HBONEDialer{Client: hcli, Source: id.self, TrustDomain: o.trustDomain}
+	}
+	p := waypoint.New(cfg)
+	var hsrv *hbone.Server
+
+	loadCtx, stopLoading := context.WithCancel(bg)
+	defer stopLoading()
+	loadErr := make(chan error, 1)
+	if o.staticConfig != "" {
+		in, err := config.LoadFile(o.staticConfig, wp)
+		if err != nil {
+			return fmt.Errorf("static config: %w", err)
+		}
+		t := routing.Compile(in)
+		for _, s := range t.Skipped {
+			log.Info("HTTPRoute not applied", "route", s.Route.String(), "rule", s.Rule, "reason", s.Reason)
+		}
+		p.SetTable(t)
+	} else {
+		rc, err := restConfig(o.kubeconfig)
+		if err != nil {
+			return err
+		}
+		l := &config.Loader{Waypoint: wp, Kube: kubernetes.NewForConfigOrDie(rc), Gateway: gwclient.NewForConfigOrDie(rc), Apply: p.SetTable, Log: log.WithName("config")}
+		go func() { loadErr <- l.Run(loadCtx) }()
+	}
+
+	servers := []*http.Server{
+		{Addr: o.statsAddr, Handler: p.StatsHandler(), ReadHeaderTimeout: 5 * time.Second},
+		{Addr: o.readyAddr, Handler: p.ReadyHandler(), ReadHeaderTimeout: 5 * time.Second},
+	}
+	if o.debugAddr != "" {
+		servers = append(servers, &http.Server{Addr: o.debugAddr, Handler: pprofMux(), ReadHeaderTimeout: 5 * time.Second})
+	}
+	var listeners []net.Listener
+	serveErr := make(chan error, 4+len(o.plaintext))
+	for _, s := range servers {
+		ln, err := net.Listen("tcp", s.Addr)
+		if err != nil {
+			return err
+		}
+		go func() { serveErr <- s.Serve(ln) }()
+	}
+	for _, pl := range o.plaintext {
+		ln, err := net.Listen("tcp", pl.listen)
+		if err != nil {
+			return err
+		}
+		listeners = append(listeners, ln)
+		go func() { serveErr <- p.ServeTCP(ln, pl.dst) }()
+		log.Info("plaintext listener", "listen", ln.Addr().String(), "destination", pl.dst.String())
+	}
+	if id != nil {
+		var err error
+		hsrv, err = hbone.NewServer(hbone.ServerConfig{
+			TLS: identity.ServerTLS{Certs: id.certs, Bundle: id.bundle, LocalID: id.self, Authorize: identity.InTrustDomain(o.trustDomain)}.Config(),
+			Log: log.WithName("hbone-server"),
+		}, p.HBONEHandler())
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", o.hboneAddr)
+		if err != nil {
+			return err
+		}
+		go func() { serveErr <- hsrv.Serve(ln) }()
+	}
+	log.Info("waypoint serving", "namespace", o.namespace, "name", o.name, "hbone", o.hboneAddr, "stats", o.statsAddr, "ready", o.readyAddr)
+
+	select {
+	case <-ctx.Done():
+	case err := <-loadErr:
+		return fmt.Errorf("configuration loader stopped: %w", err)
+	case err := <-serveErr:
+		if !errors.Is(err, net.ErrClosed) && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+
+	accept, total := o.drainTimes()
+	deadline := time.Now().Add(total)
+	log.Info("draining", "acceptFor", accept.String(), "exitBy", total.String(), "inFlight", p.Recorder().InFlight())
+	p.StartDrain()
+	if hsrv != nil {
+		hsrv.Drain() // GOAWAY on every HBONE connection; ztunnels open new ones elsewhere
+	}
+	time.Sleep(accept)
+	for _, ln := range listeners {
+		ln.Close()
+	}
+	dctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	// Concurrently: the proxy closing idle inner connections is what lets
+	// the HBONE server's streams end.
+	errc := make(chan error, 1)
+	go func() { errc <- p.Shutdown(dctx) }()
+	var errs []error
+	if hsrv != nil {
+		errs = append(errs, hsrv.Shutdown(dctx))
+	}
+	errs = append(errs, <-errc)
+	stopLoading()
+	for _, s := range servers {
+		_ = s.Close()
+	}
+	return errors.Join(errs...)
+}
+
+func pprofMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	return mux
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		return clientcmd.BuildConfigFromFlags("", kubeconfig)
+	}
+	return rest.InClusterConfig()
+}
+
+// meshIdentity is this pod's SPIFFE identity, its certificates (from the
+// mesh CA, renewed at half life) and the trust bundle.
+type meshIdentity struct {
+	self   identity.ID
+	certs  identity.CertProvider
+	bundle *identity.Bundle
+}
+
+func newMeshIdentity(ctx context.Context, o options, log logr.Logger) (*meshIdentity, error) {
+	self, err := identity.New(o.trustDomain, o.namespace, o.serviceAccount)
+	if err != nil {
+		return nil, err
+	}
+	pem, err := os.ReadFile(o.rootCertFile)
+	if err != nil {
+		return nil, fmt.Errorf("root certificate: %w", err)
+	}
+	roots, err := identity.ParseCertificatesPEM(pem)
+	if err != nil {
+		return nil, fmt.Errorf("root certificate: %w", err)
+	}
+	bundle := identity.NewBundle(roots...)
+	issuer := &identity.CAClient{URL: o.caURL, Token: identity.TokenFile(o.tokenFile), Bundle: bundle}
+	return &meshIdentity{self: self, certs: identity.NewCertCache(ctx, issuer, bundle, identity.CacheOptions{Log: log.WithName("certs")}), bundle: bundle}, nil
+}

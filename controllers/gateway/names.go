@@ -1,0 +1,28 @@
+package gateway
+
+import (
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+const (
+	// LabelWaypointFor on a Gateway selects the Waypoint's spec.for (service,
+	// workload or all); Wayfabric's equivalent of istio.io/waypoint-for.
+	LabelWaypointFor = "mesh.wayfabric.io/waypoint-for"
+
+	// ProtocolHBONE is the listener protocol of a waypoint Gateway.
+	ProtocolHBONE gatewayv1.ProtocolType = "HBONE"
+	// PortHBONE is the only port a waypoint listens on for mesh traffic.
+	PortHBONE gatewayv1.PortNumber = 15008
+
+	// meshGroup is the API group of Waypoint, used in parentRefs.
+	meshGroup     = "mesh.wayfabric.io"
+	kindWaypoint  = "Waypoint"
+	kindService   = "Service"
+	kindGateway   = "Gateway"
+	kindHTTPRoute = "HTTPRoute"
+)
+
+// httpRouteKind is the only route kind a waypoint listener supports.
+var httpRouteKind = gatewayv1.RouteGroupKind{Group: ptrTo(gatewayv1.Group(gatewayv1.GroupName)), Kind: kindHTTPRoute}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -1,0 +1,171 @@
+// Package waypoint reconciles Waypoint objects into waypoint fleets: a
+// ServiceAccount, Deployment, Service and PodDisruptionBudget per Waypoint,
+// written with server-side apply only when they differ from the desired state.
+package waypoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
+	"github.com/wayfabric/wayfabric/controllers/internal/apply"
+	"github.com/wayfabric/wayfabric/controllers/internal/events"
+)
+
+// DefaultMaxConcurrentReconciles: reconciles mostly wait on the API server,
+// so a few in flight keep a large fleet converging quickly.
+const DefaultMaxConcurrentReconciles = 8
+
+// Reconciler turns a Waypoint into a ServiceAccount, Deployment, Service and
+// PodDisruptionBudget.
+type Reconciler struct {
+	client.Client
+	Recorder record.EventRecorder
+	// Image is the default image repository (RELATED_IMAGE_WAYPOINT).
+	Image string
+	// DefaultVersion is the tag when spec.version is empty.
+	DefaultVersion string
+	// Namespace is the operator's (for the CA address); empty means
+	// POD_NAMESPACE, else wayfabric-system.
+	Namespace string
+	// RequestsOverride picks the template's requests (nil: AppliedRequests).
+	RequestsOverride RequestsOverride
+	// MaxConcurrentReconciles defaults to DefaultMaxConcurrentReconciles.
+	MaxConcurrentReconciles int
+	// Now is the clock for condition transition times (nil: time.Now).
+	Now func() time.Time
+}
+
+// +kubebuilder:rbac:groups=mesh.wayfabric.io,resources=waypoints,verbs=get;list;watch
+// +kubebuilder:rbac:groups=mesh.wayfabric.io,resources=waypoints/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=mesh.wayfabric.io,resources=waypoints/finalizers,verbs=update
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=services;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings one Waypoint's children and status to their desired state.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var wp meshv1alpha1.Waypoint
+	if err := r.Get(ctx, req.NamespacedName, &wp); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !wp.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil // owner references let the garbage collector remove the children
+	}
+	log.FromContext(ctx).V(1).Info("reconciling waypoint", "generation", wp.Generation)
+
+	live, err := r.deployment(ctx, &wp)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	var current *int32
+	if live != nil {
+		current = live.Spec.Replicas
+	}
+	replicas := DeploymentReplicas(&wp, current)
+	version := Version(&wp, r.DefaultVersion)
+	applied, applyErr := r.applyChildren(ctx, &wp, replicas)
+	if applied != nil {
+		live = applied // fresher than the cache: the first status already sees the Deployment
+	}
+
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	st := ComputeStatus(&wp, live, replicas, version, applyErr, metav1.NewTime(now()))
+	if !StatusUpToDate(wp.Status, st) {
+		if err := r.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(statusApply(&wp, st)),
+			client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+			err = fmt.Errorf("writing status of Waypoint %s/%s: %w", wp.Namespace, wp.Name, err)
+			events.Failed(r.Recorder, &wp, events.ReasonStatusFailed, err)
+			return ctrl.Result{}, errors.Join(applyErr, err)
+		}
+	}
+	return ctrl.Result{}, applyErr
+}
+
+// deployment reads the live Deployment from the cache; nil when absent.
+func (r *Reconciler) deployment(ctx context.Context, wp *meshv1alpha1.Waypoint) (*appsv1.Deployment, error) {
+	var d appsv1.Deployment
+	if err := r.Get(ctx, client.ObjectKeyFromObject(wp), &d); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading Deployment %s/%s: %w", wp.Namespace, wp.Name, err)
+	}
+	return &d, nil
+}
+
+// applyChildren ensures every child, continuing past failures so one bad
+// object does not hold back the others; the errors are joined. It returns
+// the live Deployment when that one was ensured.
+func (r *Reconciler) applyChildren(ctx context.Context, wp *meshv1alpha1.Waypoint, replicas int32) (*appsv1.Deployment, error) {
+	override := r.RequestsOverride
+	if override == nil {
+		override = AppliedRequests
+	}
+	requests := override(wp)
+	deploy := BuildDeployment(wp, DeploymentInput{
+		ImageRepo: r.Image, DefaultVersion: r.DefaultVersion, Replicas: replicas, Requests: requests, OperatorNamespace: r.Namespace,
+	})
+	children := []client.Object{BuildServiceAccount(wp), BuildService(wp), deploy, BuildPodDisruptionBudget(wp)}
+	a := apply.Applier{Client: r.Client, FieldOwner: FieldOwner}
+	var (
+		errs   []error
+		writes []events.Write
+		ok     bool
+	)
+	for _, obj := range children {
+		kind := obj.GetObjectKind().GroupVersionKind().Kind
+		outcome, err := a.Ensure(ctx, obj)
+		if err != nil {
+			events.Failed(r.Recorder, wp, events.ReasonApplyFailed, err)
+			errs = append(errs, err)
+			continue
+		}
+		ok = ok || obj == client.Object(deploy)
+		writes = append(writes, events.Write{Kind: kind, Name: obj.GetName(), Outcome: outcome})
+	}
+	events.Applied(r.Recorder, wp, writes)
+	if !ok {
+		deploy = nil
+	}
+	return deploy, errors.Join(errs...)
+}
+
+// SetupWithManager registers the reconciler, watching every owned kind so a
+// deleted or edited child is repaired, and the shared reader RBAC controller.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := (&ReaderReconciler{Client: r.Client, Recorder: r.Recorder}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the waypoint reader RBAC controller: %w", err)
+	}
+	n := r.MaxConcurrentReconciles
+	if n <= 0 {
+		n = DefaultMaxConcurrentReconciles
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&meshv1alpha1.Waypoint{}, builderWithPredicates()).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&corev1.Service{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: n}).
+		Named("waypoint").
+		Complete(r)
+}

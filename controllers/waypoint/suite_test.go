@@ -1,0 +1,57 @@
+package waypoint_test
+
+import (
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/wayfabric/wayfabric/controllers/internal/testutil"
+	"github.com/wayfabric/wayfabric/controllers/waypoint"
+)
+
+const (
+	imageRepo      = "ghcr.io/wayfabric/waypoint"
+	defaultVersion = "v0.1.0"
+)
+
+var (
+	env *testutil.Env
+	k8s client.Client // uncached, for assertions
+)
+
+func TestWaypointEnvtest(t *testing.T) {
+	RegisterFailHandler(Fail)
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	// envtest on a shared, loaded machine: informers and the first
+	// reconciles can take seconds.
+	SetDefaultEventuallyTimeout(30 * time.Second)
+	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	RunSpecs(t, "Waypoint reconciler suite")
+}
+
+// newReconciler is the reconciler as controllers.Setup builds it.
+func newReconciler(mgr ctrl.Manager, c client.Client) *waypoint.Reconciler {
+	return &waypoint.Reconciler{Client: c, Recorder: mgr.GetEventRecorderFor("waypoint-controller"),
+		Image: imageRepo, DefaultVersion: defaultVersion}
+}
+
+var _ = BeforeSuite(func() {
+	var err error
+	env, err = testutil.Start(func(mgr ctrl.Manager) error {
+		return newReconciler(mgr, mgr.GetClient()).SetupWithManager(mgr)
+	})
+	Expect(err).NotTo(HaveOccurred())
+	k8s = env.Client
+})
+
+var _ = AfterSuite(func() {
+	if env != nil {
+		Expect(env.Stop()).To(Succeed())
+	}
+})

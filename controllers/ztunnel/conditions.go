@@ -1,0 +1,115 @@
+package ztunnel
+
+import (
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
+)
+
+// Condition reasons this reconciler writes.
+const (
+	ReasonOverlap          = "NodeSelectorOverlap"
+	ReasonAllNodesReady    = "AllNodesReady"
+	ReasonNodesNotReady    = "NodesNotReady"
+	ReasonNoMatchingNodes  = "NoMatchingNodes"
+	ReasonDaemonSetMissing = "DaemonSetMissing"
+	ReasonCreating         = "Creating"
+	ReasonRollingOut       = "RollingOut"
+	ReasonStarting         = "NodesStarting"
+	ReasonComplete         = "Complete"
+	ReasonApplyFailed      = "ApplyFailed"
+	ReasonMisscheduled     = "Misscheduled"
+	ReasonAsExpected       = "AsExpected"
+)
+
+// Situation is everything the conditions depend on.
+type Situation struct {
+	Generation int64
+	// DaemonSet is nil when it does not exist.
+	DaemonSet *appsv1.DaemonSet
+	// BlockedBy names the earlier ZtunnelConfig whose selector overlaps.
+	BlockedBy string
+	ApplyErr  error
+	Version   string
+}
+
+func (s Situation) cond(t string, ok bool, reason, msg string, args ...any) metav1.Condition {
+	st := metav1.ConditionFalse
+	if ok {
+		st = metav1.ConditionTrue
+	}
+	return metav1.Condition{Type: t, Status: st, ObservedGeneration: s.Generation, Reason: reason, Message: fmt.Sprintf(msg, args...)}
+}
+
+func (s Situation) observedCurrent() bool {
+	return s.DaemonSet.Status.ObservedGeneration >= s.DaemonSet.Generation
+}
+
+// OverlapMessage explains a blocked config to a person.
+func OverlapMessage(blockedBy string) string {
+	return fmt.Sprintf("nodeSelector overlaps ZtunnelConfig %q, which was created first and owns those nodes; "+
+		"this ZtunnelConfig deploys nothing until the selectors are disjoint (a shared key with different values)", blockedBy)
+}
+
+// ReadyCondition is True when every selected node runs a ready ztunnel of
+// the current template.
+func ReadyCondition(s Situation) metav1.Condition {
+	const t = meshv1alpha1.ConditionReady
+	switch {
+	case s.BlockedBy != "":
+		return s.cond(t, false, ReasonOverlap, "%s", OverlapMessage(s.BlockedBy))
+	case s.DaemonSet == nil:
+		return s.cond(t, false, ReasonDaemonSetMissing, "the ztunnel DaemonSet does not exist yet")
+	}
+	st := s.DaemonSet.Status
+	switch {
+	case s.observedCurrent() && st.DesiredNumberScheduled == 0:
+		return s.cond(t, false, ReasonNoMatchingNodes, "no node matches the nodeSelector")
+	case s.observedCurrent() && st.UpdatedNumberScheduled >= st.DesiredNumberScheduled && st.NumberReady >= st.DesiredNumberScheduled:
+		return s.cond(t, true, ReasonAllNodesReady, "%d/%d nodes ready at %s", st.NumberReady, st.DesiredNumberScheduled, s.Version)
+	default:
+		return s.cond(t, false, ReasonNodesNotReady, "%d/%d nodes ready, %d/%d at the current template (%s)",
+			st.NumberReady, st.DesiredNumberScheduled, st.UpdatedNumberScheduled, st.DesiredNumberScheduled, s.Version)
+	}
+}
+
+// ProgressingCondition is True while ztunnels are being rolled out or started.
+func ProgressingCondition(s Situation) metav1.Condition {
+	const t = meshv1alpha1.ConditionProgressing
+	switch {
+	case s.BlockedBy != "":
+		return s.cond(t, false, ReasonOverlap, "nothing is deployed while the nodeSelector overlaps ZtunnelConfig %q", s.BlockedBy)
+	case s.DaemonSet == nil:
+		return s.cond(t, true, ReasonCreating, "creating the ztunnel DaemonSet")
+	case !s.observedCurrent():
+		return s.cond(t, true, ReasonRollingOut, "the DaemonSet controller has not yet seen generation %d", s.DaemonSet.Generation)
+	}
+	st := s.DaemonSet.Status
+	switch {
+	case st.UpdatedNumberScheduled < st.DesiredNumberScheduled:
+		return s.cond(t, true, ReasonRollingOut, "%d/%d nodes at the current template", st.UpdatedNumberScheduled, st.DesiredNumberScheduled)
+	case st.NumberReady < st.DesiredNumberScheduled:
+		return s.cond(t, true, ReasonStarting, "%d/%d nodes ready", st.NumberReady, st.DesiredNumberScheduled)
+	default:
+		return s.cond(t, false, ReasonComplete, "%d nodes at the current template and ready", st.DesiredNumberScheduled)
+	}
+}
+
+// DegradedCondition is True when the desired state cannot be reached.
+func DegradedCondition(s Situation) metav1.Condition {
+	const t = meshv1alpha1.ConditionDegraded
+	switch {
+	case s.BlockedBy != "":
+		return s.cond(t, true, ReasonOverlap, "%s", OverlapMessage(s.BlockedBy))
+	case s.ApplyErr != nil:
+		return s.cond(t, true, ReasonApplyFailed, "%v", s.ApplyErr)
+	case s.DaemonSet != nil && s.DaemonSet.Status.NumberMisscheduled > 0:
+		return s.cond(t, true, ReasonMisscheduled, "%d nodes run a ztunnel they should not (node labels changed?)",
+			s.DaemonSet.Status.NumberMisscheduled)
+	default:
+		return s.cond(t, false, ReasonAsExpected, "the ztunnels match their spec")
+	}
+}

@@ -1,0 +1,89 @@
+package ztunnel
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
+	"github.com/wayfabric/wayfabric/controllers/internal/meta"
+)
+
+// FieldOwner is the server-side-apply field manager of everything this
+// reconciler writes, status included.
+const FieldOwner = "wayfabric-ztunnel"
+
+// LabelConfig names the ZtunnelConfig a ztunnel pod belongs to.
+const LabelConfig = "mesh.wayfabric.io/ztunnel-config"
+
+// Ports of a ztunnel pod (see the data plane contracts in the brief).
+const (
+	PortOutbound  = 15001
+	PortInbound   = 15006
+	PortHBONE     = 15008
+	PortMetrics   = 15020
+	PortReadiness = 15021
+	ReadinessPath = "/healthz/ready"
+)
+
+const (
+	// DefaultNamespace holds the ztunnels when neither Reconciler.Namespace
+	// nor POD_NAMESPACE says otherwise (the namespace config/default uses).
+	DefaultNamespace    = meta.DefaultNamespace
+	defaultDrainSeconds = 30
+	terminationMargin   = 5
+	containerName       = "ztunnel"
+	tokenAudience       = "wayfabric"
+	tokenPath           = "/var/run/secrets/wayfabric/tokens"
+	configDir           = "/etc/ztunnel"
+	configKey           = "config.yaml"
+	// NetnsHostDir is where CRI runtimes (containerd, CRI-O) bind-mount pod
+	// network namespaces; ztunnel opens them to enter enrolled pods.
+	NetnsHostDir = "/var/run/netns"
+	netnsDir     = "/var/run/netns"
+)
+
+// namespaceOr returns ns, else POD_NAMESPACE, else DefaultNamespace.
+func namespaceOr(ns string) string { return meta.OperatorNamespace(ns) }
+
+// Name of every namespaced child of a ZtunnelConfig.
+func Name(zc *meshv1alpha1.ZtunnelConfig) string { return "ztunnel-" + zc.Name }
+
+// clusterName of the ClusterRole and binding, prefixed because cluster-scoped
+// names are shared with everything else in the cluster.
+func clusterName(zc *meshv1alpha1.ZtunnelConfig) string { return "wayfabric-ztunnel-" + zc.Name }
+
+// selectorLabels select a config's ztunnel pods; immutable in the DaemonSet.
+func selectorLabels(zc *meshv1alpha1.ZtunnelConfig) map[string]string {
+	return map[string]string{meta.LabelName: "ztunnel", LabelConfig: zc.Name}
+}
+
+func objectLabels(zc *meshv1alpha1.ZtunnelConfig) map[string]string {
+	return meta.Merge(selectorLabels(zc), map[string]string{
+		meta.LabelInstance:  zc.Name,
+		meta.LabelManagedBy: meta.ManagedBy,
+		meta.LabelPartOf:    "wayfabric",
+	})
+}
+
+// podLabels: a ztunnel never captures itself.
+func podLabels(zc *meshv1alpha1.ZtunnelConfig) map[string]string {
+	return meta.Merge(objectLabels(zc), map[string]string{meshv1alpha1.LabelDataplaneMode: "none"})
+}
+
+// Version is spec.version or the default.
+func Version(zc *meshv1alpha1.ZtunnelConfig, defaultVersion string) string {
+	if zc.Spec.Version != "" {
+		return zc.Spec.Version
+	}
+	return defaultVersion
+}
+
+func drainSeconds(zc *meshv1alpha1.ZtunnelConfig) int32 {
+	if u := zc.Spec.Upgrade; u != nil && u.DrainSeconds != nil {
+		return *u.DrainSeconds
+	}
+	return defaultDrainSeconds
+}
+
+func ownerRef(zc *meshv1alpha1.ZtunnelConfig) []metav1.OwnerReference {
+	return []metav1.OwnerReference{meta.ControllerRef(zc, meshv1alpha1.GroupVersion.WithKind("ZtunnelConfig"))}
+}

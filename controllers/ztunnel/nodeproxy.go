@@ -1,0 +1,34 @@
+package ztunnel
+
+import (
+	"context"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
+)
+
+// NodeProxyCheck tells the mesh CA which service accounts are ztunnels: the
+// ones this reconciler creates, in the operator namespace, for a ZtunnelConfig
+// that exists. Only they may obtain the identities of other pods on their node.
+func NodeProxyCheck(r client.Reader, namespace string) func(context.Context, types.NamespacedName) (bool, error) {
+	ns := namespaceOr(namespace)
+	return func(ctx context.Context, sa types.NamespacedName) (bool, error) {
+		config, ok := strings.CutPrefix(sa.Name, "ztunnel-")
+		if sa.Namespace != ns || !ok || config == "" {
+			return false, nil
+		}
+		var zc meshv1alpha1.ZtunnelConfig
+		err := r.Get(ctx, types.NamespacedName{Name: config}, &zc)
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return Name(&zc) == sa.Name, nil
+	}
+}

@@ -1,0 +1,155 @@
+// Command images builds Wayfabric's container images without a Docker engine.
+//
+// For every main package under cmd/ (or the binaries named as arguments) it
+// cross-compiles a static binary per platform, puts it on an empty base with a
+// non-root user, and writes one multi-arch OCI image index per binary as an OCI
+// image-layout tarball, bin/images/<binary>-<version>.tar. The tarballs are
+// byte-for-byte reproducible and can be loaded with
+//
+//	ctr -n k8s.io images import bin/images/manager-v0.1.0.tar
+//	docker load -i bin/images/manager-v0.1.0.tar   (Docker 25+ with the containerd image store)
+//	skopeo copy oci-archive:bin/images/manager-v0.1.0.tar docker://REGISTRY/manager:v0.1.0
+//
+// With -bundle DIR it instead builds the OLM bundle image of bundle.Dockerfile,
+// bin/images/wayfabric-bundle-<version>.tar.
+//
+// Usage:
+//
+//	go run ./hack/images -version v0.1.0 [-repo ghcr.io/wayfabric] [-out bin/images] [binary ...]
+//	go run ./hack/images -version v0.1.0 -bundle bundle
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+type config struct {
+	version   string
+	symbol    string
+	repo      string
+	outDir    string
+	cmdDir    string
+	source    string
+	platforms []platform
+	epoch     int64
+	binaries  []string
+	bundle    string
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "images: %v\n", err)
+		os.Exit(2)
+	}
+	if err := run(cfg); err != nil {
+		fmt.Fprintf(os.Stderr, "images: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string) (config, error) {
+	fs := flag.NewFlagSet("images", flag.ContinueOnError)
+	var cfg config
+	var platforms string
+	fs.StringVar(&cfg.version, "version", "", "release version stamped into the binaries and used as the image tag, e.g. v0.1.0 (required)")
+	fs.StringVar(&cfg.symbol, "version-symbol", versionVar, "Go variable the version is linked into (-ldflags -X)")
+	fs.StringVar(&cfg.repo, "repo", "ghcr.io/wayfabric", "image repository prefix; images are named <repo>/<binary>:<version>")
+	fs.StringVar(&cfg.outDir, "out", filepath.Join("bin", "images"), "directory the image tarballs are written to")
+	fs.StringVar(&cfg.cmdDir, "cmd", "cmd", "directory whose subdirectories hold the binaries' main packages")
+	fs.StringVar(&cfg.source, "source", "https://github.com/wayfabric/wayfabric", "value of the org.opencontainers.image.source label")
+	fs.StringVar(&cfg.bundle, "bundle", "", "instead of binaries, build the OLM bundle image <repo>/wayfabric-bundle:<version> from this bundle directory")
+	fs.StringVar(&platforms, "platforms", "linux/amd64,linux/arm64", "comma-separated list of os/arch platforms")
+	fs.Int64Var(&cfg.epoch, "source-date-epoch", epochFromEnv(), "timestamp (Unix seconds) of image configs and files; default $SOURCE_DATE_EPOCH or 0")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if cfg.version == "" {
+		return cfg, fmt.Errorf("-version is required")
+	}
+	if !strings.HasPrefix(cfg.version, "v") {
+		cfg.version = "v" + cfg.version
+	}
+	var err error
+	if cfg.platforms, err = parsePlatforms(platforms); err != nil {
+		return cfg, err
+	}
+	cfg.binaries = fs.Args()
+	return cfg, nil
+}
+
+func run(cfg config) error {
+	if cfg.bundle != "" {
+		return runBundle(cfg)
+	}
+	binaries := cfg.binaries
+	if len(binaries) == 0 {
+		var err error
+		if binaries, err = discoverBinaries(cfg.cmdDir); err != nil {
+			return err
+		}
+		if len(binaries) == 0 {
+			return fmt.Errorf("no main packages under %s", cfg.cmdDir)
+		}
+	}
+	if err := os.MkdirAll(cfg.outDir, 0o755); err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "wayfabric-images-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	for _, bin := range binaries {
+		ref := fmt.Sprintf("%s/%s:%s", cfg.repo, bin, cfg.version)
+		spec := imageSpec{
+			binary: bin, ref: ref, version: cfg.version, source: cfg.source, epoch: cfg.epoch,
+		}
+		for _, p := range cfg.platforms {
+			path := filepath.Join(work, p.os+"-"+p.arch, bin)
+			if err := goBuild(filepath.Join(cfg.cmdDir, bin), path, p, cfg.symbol, cfg.version); err != nil {
+				return err
+			}
+			spec.binaries = append(spec.binaries, platformBinary{platform: p, path: path})
+		}
+		idx, err := buildIndex(spec)
+		if err != nil {
+			return fmt.Errorf("%s: %w", bin, err)
+		}
+		out := filepath.Join(cfg.outDir, fmt.Sprintf("%s-%s.tar", bin, cfg.version))
+		if err := writeOCIArchive(idx, ref, cfg.version, out, work); err != nil {
+			return fmt.Errorf("%s: %w", bin, err)
+		}
+		fmt.Printf("%s -> %s\n", ref, out)
+	}
+	return nil
+}
+
+func runBundle(cfg config) error {
+	const name = "wayfabric-bundle"
+	ref := fmt.Sprintf("%s/%s:%s", cfg.repo, name, cfg.version)
+	spec := imageSpec{binary: name, ref: ref, version: cfg.version, source: cfg.source, epoch: cfg.epoch}
+	img, err := buildBundleImage(cfg.bundle, spec)
+	if err != nil {
+		return fmt.Errorf("bundle image: %w", err)
+	}
+	if err := os.MkdirAll(cfg.outDir, 0o755); err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "wayfabric-images-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	out := filepath.Join(cfg.outDir, fmt.Sprintf("%s-%s.tar", name, cfg.version))
+	if err := writeOCIArchive(img, ref, cfg.version, out, work); err != nil {
+		return err
+	}
+	fmt.Printf("%s -> %s\n", ref, out)
+	return nil
+}

@@ -1,0 +1,142 @@
+package config
+
+import (
+	"context"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+	"k8s.io/utils/ptr"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwfake "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/fake"
+
+	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
+)
+
+var (
+	wp     = routing.Waypoint{Namespace: "app", Name: "wp"}
+	webVIP = netip.MustParseAddrPort("10.96.0.10:80")
+)
+
+func TestParseStaticFile(t *testing.T) {
+	in, err := LoadFile("testdata/static.yaml", wp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab := routing.Compile(in)
+	d := tab.Lookup(webVIP)
+	if d == nil || len(tab.Skipped) != 0 {
+		t.Fatalf("destination %v, skipped %+v", d, tab.Skipped)
+	}
+	if dec := d.Decide(httptest.NewRequest("GET", "/v2/x", nil), 0); dec.Backend == nil || dec.Backend.Backend.Label() != "app/v2:80" {
+		t.Errorf("/v2/x → %+v, want app/v2:80", dec)
+	}
+	if dec := d.Decide(httptest.NewRequest("GET", "/", nil), 0); dec.Status != 404 {
+		t.Errorf("/ → %d, want 404: the service has routes and none matches", dec.Status)
+	}
+	// L4 traffic reaches web's pod, whose identity comes from the Pod document.
+	if ep := d.Self.Endpoints[0]; ep.ServiceAccount != "web-sa" || !ep.InMesh || ep.Addr != netip.MustParseAddrPort("127.0.0.1:8080") {
+		t.Errorf("endpoint = %+v", ep)
+	}
+}
+
+func TestParseRejectsBadInput(t *testing.T) {
+	cases := []struct{ name, doc, want string }{
+		{"unknown kind", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n", "no kind"},
+		{"broken yaml", "apiVersion: v1\nkind: Service\nmetadata: [\n", "document 0"},
+		{"unsupported kind in known group", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", "unsupported kind ConfigMap"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.doc), wp)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestLoaderFollowsTheAPI drives the informer loader with client-go's and
+// gateway-api's fake clientsets: tables follow creates, bad routes are
+// skipped without blocking good ones, deletes fall back to the default.
+func TestLoaderFollowsTheAPI(t *testing.T) {
+	kube := kubefake.NewClientset(
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "app", Labels: map[string]string{routing.LabelUseWaypoint: "wp"}}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "app"}, Spec: corev1.ServiceSpec{
+			ClusterIP: "10.96.0.10", ClusterIPs: []string{"10.96.0.10"}, Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "v2", Namespace: "app"}, Spec: corev1.ServiceSpec{
+			ClusterIP: "10.96.0.11", ClusterIPs: []string{"10.96.0.11"}, Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}},
+		&discoveryv1.EndpointSlice{
+			ObjectMeta:  metav1.ObjectMeta{Name: "v2-1", Namespace: "app", Labels: map[string]string{discoveryv1.LabelServiceName: "v2"}},
+			AddressType: discoveryv1.AddressTypeIPv4, Ports: []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](8080)}},
+			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.1.0.2"}}}},
+	)
+	gw := gwfake.NewSimpleClientset()
+	var current atomic.Pointer[routing.Table]
+	var applied atomic.Int64
+	l := &Loader{Waypoint: wp, Kube: kube, Gateway: gw, Debounce: 20 * time.Millisecond,
+		Apply: func(t *routing.Table) { current.Store(t); applied.Add(1) }}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+
+	backendFor := func(path string) string {
+		tab := current.Load()
+		d := tab.Lookup(webVIP)
+		if d == nil {
+			return "no destination"
+		}
+		dec := d.Decide(httptest.NewRequest("GET", path, nil), 0)
+		if dec.Backend == nil {
+			return dec.Reason
+		}
+		return dec.Backend.Backend.Label()
+	}
+	eventually := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for current.Load() == nil || !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	// No routes: web has no endpoints yet, so the default rule says 503.
+	eventually("initial table", func() bool { return strings.Contains(backendFor("/v2"), "no ready endpoints") })
+
+	good := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: "good", Namespace: "app"}, Spec: gwv1.HTTPRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Group: ptr.To[gwv1.Group](""), Kind: ptr.To[gwv1.Kind]("Service"), Name: "web"}}},
+		Rules:           []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "v2", Port: ptr.To[int32](80)}}}}}},
+	}}
+	bad := good.DeepCopy()
+	bad.Name = "bad"
+	bad.Spec.Rules[0].Matches = []gwv1.HTTPRouteMatch{{Path: &gwv1.HTTPPathMatch{Type: ptr.To(gwv1.PathMatchRegularExpression), Value: ptr.To("(")}}}
+	for _, r := range []*gwv1.HTTPRoute{bad, good} {
+		if _, err := gw.GatewayV1().HTTPRoutes("app").Create(ctx, r, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually("good route applied despite the bad one", func() bool { return backendFor("/x") == "app/v2:80" })
+	if s := current.Load().Skipped; len(s) == 0 || s[0].Route.Name != "bad" {
+		t.Errorf("skipped = %+v, want the bad route", s)
+	}
+
+	if err := gw.GatewayV1().HTTPRoutes("app").Delete(ctx, "good", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually("route removal", func() bool { return backendFor("/x") != "app/v2:80" })
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}

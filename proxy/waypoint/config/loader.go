@@ -1,0 +1,201 @@
+// Package config feeds the waypoint from the Kubernetes API: informers for
+// HTTPRoutes, ReferenceGrants, Services, EndpointSlices, Namespaces and Pods
+// (service accounts only) are compiled into a routing.Table and handed to
+// the proxy, which swaps it atomically. A bad route is skipped by the
+// compiler; nothing here blocks other routes or stops the data plane.
+package config
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+	gwinformers "sigs.k8s.io/gateway-api/pkg/client/informers/externalversions"
+
+	"github.com/go-logr/logr"
+
+	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
+)
+
+// Loader watches the API and publishes compiled tables.
+type Loader struct {
+	Waypoint routing.Waypoint
+	Kube     kubernetes.Interface
+	Gateway  gwclient.Interface
+	// Apply receives every new table (e.g. Proxy.SetTable). It must not block.
+	Apply func(*routing.Table)
+	// Debounce coalesces bursts of changes (default 100 ms).
+	Debounce time.Duration
+	Log      logr.Logger
+}
+
+// Run starts the informers, publishes the first table once caches are
+// synced, and then a new one after every burst of changes, until ctx ends.
+func (l *Loader) Run(ctx context.Context) error {
+	if l.Debounce <= 0 {
+		l.Debounce = 100 * time.Millisecond
+	}
+	if l.Log.GetSink() == nil {
+		l.Log = logr.Discard()
+	}
+	kf := informers.NewSharedInformerFactory(l.Kube, 0)
+	gf := gwinformers.NewSharedInformerFactory(l.Gateway, 0)
+
+	svcs := kf.Core().V1().Services()
+	slices := kf.Discovery().V1().EndpointSlices()
+	nss := kf.Core().V1().Namespaces()
+	pods := kf.Core().V1().Pods()
+	routes := gf.Gateway().V1().HTTPRoutes()
+	grants := gf.Gateway().V1().ReferenceGrants()
+	// Keep only what identity needs from Pods: a cluster's pods are the
+	// largest watched set, and the waypoint must stay small.
+	if err := pods.Informer().SetTransform(slimPod); err != nil {
+		return err
+	}
+
+	changed := make(chan struct{}, 1)
+	notify := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { poke(changed) },
+		UpdateFunc: func(any, any) { poke(changed) },
+		DeleteFunc: func(any) { poke(changed) },
+	}
+	for _, inf := range []cache.SharedIndexInformer{svcs.Informer(), slices.Informer(), nss.Informer(), pods.Informer(), routes.Informer(), grants.Informer()} {
+		if _, err := inf.AddEventHandler(notify); err != nil {
+			return err
+		}
+	}
+	kf.Start(ctx.Done())
+	gf.Start(ctx.Done())
+	defer kf.Shutdown()
+	defer gf.Shutdown()
+	for typ, ok := range kf.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return fmt.Errorf("cache for %v did not sync", typ)
+		}
+	}
+	for typ, ok := range gf.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return fmt.Errorf("cache for %v did not sync (are the Gateway API CRDs installed?)", typ)
+		}
+	}
+
+	listers := listerSet{
+		svc: svcs.Lister().List, slice: slices.Lister().List, ns: nss.Lister().List,
+		pod: pods.Lister().List, route: routes.Lister().List, grant: grants.Lister().List,
+	}
+	var lastSkipped map[routing.Skipped]bool
+	publish := func() {
+		in, err := listers.input(l.Waypoint)
+		if err != nil {
+			// Listers read a local cache; an error here keeps the last good table.
+			l.Log.Error(err, "reading informer caches; keeping the previous table")
+			return
+		}
+		t := routing.Compile(in)
+		lastSkipped = l.logSkipped(t.Skipped, lastSkipped)
+		l.Apply(t)
+		l.Log.V(1).Info("routing table updated", "destinations", t.Destinations(), "skipped", len(t.Skipped))
+	}
+	publish()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+		}
+		// Debounce: one compile per burst (rollouts change many slices at once).
+		timer := time.NewTimer(l.Debounce)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-timer.C:
+		}
+		select {
+		case <-changed:
+		default:
+		}
+		publish()
+	}
+}
+
+func poke(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// logSkipped logs skipped routes once when they appear, not on every compile.
+func (l *Loader) logSkipped(skipped []routing.Skipped, prev map[routing.Skipped]bool) map[routing.Skipped]bool {
+	now := make(map[routing.Skipped]bool, len(skipped))
+	for _, s := range skipped {
+		now[s] = true
+		if !prev[s] {
+			l.Log.Info("HTTPRoute not applied", "route", s.Route.String(), "rule", s.Rule, "reason", s.Reason)
+		}
+	}
+	return now
+}
+
+func slimPod(obj any) (any, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil // tombstones pass through
+	}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion},
+		Spec:       corev1.PodSpec{ServiceAccountName: p.Spec.ServiceAccountName},
+	}, nil
+}
+
+type listerSet struct {
+	svc   func(labels.Selector) ([]*corev1.Service, error)
+	slice func(labels.Selector) ([]*discoveryv1.EndpointSlice, error)
+	ns    func(labels.Selector) ([]*corev1.Namespace, error)
+	pod   func(labels.Selector) ([]*corev1.Pod, error)
+	route func(labels.Selector) ([]*gwv1.HTTPRoute, error)
+	grant func(labels.Selector) ([]*gwv1.ReferenceGrant, error)
+}
+
+func (ls listerSet) input(wp routing.Waypoint) (routing.Input, error) {
+	in := routing.Input{Waypoint: wp}
+	var err error
+	all := labels.Everything()
+	if in.Services, err = ls.svc(all); err != nil {
+		return in, err
+	}
+	if in.EndpointSlices, err = ls.slice(all); err != nil {
+		return in, err
+	}
+	if in.Namespaces, err = ls.ns(all); err != nil {
+		return in, err
+	}
+	if in.HTTPRoutes, err = ls.route(all); err != nil {
+		return in, err
+	}
+	if in.ReferenceGrants, err = ls.grant(all); err != nil {
+		return in, err
+	}
+	pods, err := ls.pod(all)
+	if err != nil {
+		return in, err
+	}
+	in.PodServiceAccounts = make(map[types.NamespacedName]string, len(pods))
+	for _, p := range pods {
+		if sa := p.Spec.ServiceAccountName; sa != "" {
+			in.PodServiceAccounts[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}] = sa
+		}
+	}
+	return in, nil
+}

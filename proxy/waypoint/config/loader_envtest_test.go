@@ -1,0 +1,126 @@
+package config
+
+import (
+	"context"
+	"net/http/httptest"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+
+	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
+	"github.com/wayfabric/wayfabric/test/testenv"
+)
+
+// TestLoaderAgainstAPIServer runs the loader against a real kube-apiserver
+// (envtest) with the Gateway API CRDs: the first table appears once caches
+// sync, follows endpoint and route changes, and a route the CRD accepts but
+// the waypoint cannot compile is skipped without hiding the others.
+func TestLoaderAgainstAPIServer(t *testing.T) {
+	if _, err := testenv.AssetsDir(); err != nil {
+		t.Skip(err.Error())
+	}
+	env, err := testenv.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	kube := kubernetes.NewForConfigOrDie(cfg)
+	gw := gwclient.NewForConfigOrDie(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	must := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "app",
+		Labels: map[string]string{routing.LabelUseWaypoint: "wp", routing.LabelDataplane: routing.DataplaneAmbient}}}, metav1.CreateOptions{}))
+	svc := func(name string) *corev1.Service {
+		s, err := kube.CoreV1().Services("app").Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	web := svc("web")
+	svc("v2")
+	webVIP := netip.AddrPortFrom(netip.MustParseAddr(web.Spec.ClusterIP), 80)
+	must(kube.CoreV1().Pods("app").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "v2-0"},
+		Spec: corev1.PodSpec{ServiceAccountName: "v2-sa", Containers: []corev1.Container{{Name: "c", Image: "x"}}}}, metav1.CreateOptions{}))
+	must(kube.DiscoveryV1().EndpointSlices("app").Create(ctx, &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: "v2-1", Labels: map[string]string{discoveryv1.LabelServiceName: "v2"}},
+		AddressType: discoveryv1.AddressTypeIPv4, Ports: []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](8080)}},
+		Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.1.0.2"}, TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: "app", Name: "v2-0"}}},
+	}, metav1.CreateOptions{}))
+
+	var current atomic.Pointer[routing.Table]
+	l := &Loader{Waypoint: wp, Kube: kube, Gateway: gw, Debounce: 20 * time.Millisecond, Apply: current.Store}
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+
+	decide := func(path string) routing.Decision {
+		d := current.Load().Lookup(webVIP)
+		if d == nil {
+			return routing.Decision{Reason: "no destination"}
+		}
+		return d.Decide(httptest.NewRequest("GET", path, nil), 0)
+	}
+	eventually := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for current.Load() == nil || !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	eventually("first table: web has no endpoints → 503", func() bool { return decide("/").Status == 503 })
+
+	route := func(name string, m []gwv1.HTTPRouteMatch) *gwv1.HTTPRoute {
+		return &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "app"}, Spec: gwv1.HTTPRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Group: ptr.To[gwv1.Group](""), Kind: ptr.To[gwv1.Kind]("Service"), Name: "web"}}},
+			Rules:           []gwv1.HTTPRouteRule{{Matches: m, BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "v2", Port: ptr.To[int32](80)}}}}}},
+		}}
+	}
+	badRegex := []gwv1.HTTPRouteMatch{{Path: &gwv1.HTTPPathMatch{Type: ptr.To(gwv1.PathMatchRegularExpression), Value: ptr.To("/(unclosed")}}}
+	must(gw.GatewayV1().HTTPRoutes("app").Create(ctx, route("bad", badRegex), metav1.CreateOptions{}))
+	must(gw.GatewayV1().HTTPRoutes("app").Create(ctx, route("good", nil), metav1.CreateOptions{}))
+	eventually("good route to v2", func() bool {
+		dec := decide("/x")
+		return dec.Backend != nil && dec.Backend.Backend.Label() == "app/v2:80"
+	})
+	if ep := decide("/x").Backend.Backend.Endpoints[0]; ep.ServiceAccount != "v2-sa" || !ep.InMesh {
+		t.Errorf("endpoint %+v: want in-mesh with the Pod's service account", ep)
+	}
+	if s := current.Load().Skipped; len(s) == 0 || s[0].Route.Name != "bad" {
+		t.Errorf("skipped = %+v, want the bad route", s)
+	}
+
+	// Endpoint changes reach the table.
+	if err := kube.DiscoveryV1().EndpointSlices("app").Delete(ctx, "v2-1", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually("v2 endpoints gone → 503", func() bool { return decide("/x").Status == 503 })
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}

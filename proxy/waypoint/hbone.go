@@ -1,0 +1,53 @@
+package waypoint
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/netip"
+
+	"github.com/wayfabric/wayfabric/proxy/hbone"
+	"github.com/wayfabric/wayfabric/proxy/identity"
+	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
+)
+
+// HBONEHandler serves CONNECT streams from ztunnels: a target that does not
+// use this waypoint is refused with 503 before the tunnel opens.
+func (p *Proxy) HBONEHandler() hbone.Handler {
+	return hbone.HandlerFunc(func(ctx context.Context, req *hbone.ConnectRequest, s *hbone.Stream) {
+		if err := p.Accepts(req.Target); err != nil {
+			_ = s.Reject(http.StatusServiceUnavailable)
+			return
+		}
+		if err := s.Accept(); err != nil {
+			return
+		}
+		if req.Forwarded.IsValid() {
+			ctx = WithSource(ctx, req.Forwarded)
+		}
+		_ = p.ServeStream(ctx, s, req.Target)
+	})
+}
+
+// HBONEDialer opens tunnels to in-mesh endpoints, proving Source and
+// requiring the endpoint's workload identity in TrustDomain.
+type HBONEDialer struct {
+	Client      *hbone.Client
+	Source      identity.ID
+	TrustDomain string
+	// Port of the destination's HBONE listener (default hbone.Port, 15008).
+	Port uint16
+}
+
+// DialStream implements StreamDialer.
+func (d *HBONEDialer) DialStream(ctx context.Context, ep routing.Endpoint) (net.Conn, error) {
+	peer, err := identity.New(d.TrustDomain, ep.Namespace, ep.ServiceAccount)
+	if err != nil {
+		return nil, err
+	}
+	req := hbone.DialRequest{Target: ep.Addr, SourceIdentity: d.Source, PeerIdentity: peer}
+	if d.Port != 0 {
+		req.Proxy = netip.AddrPortFrom(ep.Addr.Addr(), d.Port)
+	}
+	return d.Client.Dial(ctx, req)
+}

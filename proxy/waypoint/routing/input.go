@@ -1,0 +1,47 @@
+// Package routing compiles Gateway API HTTPRoutes, Services and EndpointSlices
+// into an immutable routing table for one waypoint. It is pure: no I/O, no
+// goroutines, no clocks. A table is built once per configuration change and
+// then read concurrently without locks.
+package routing
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// Label keys from the product brief.
+const (
+	LabelUseWaypoint  = "mesh.wayfabric.io/use-waypoint"
+	LabelDataplane    = "mesh.wayfabric.io/dataplane-mode"
+	DataplaneAmbient  = "ambient"
+	UseWaypointNone   = "none"
+	waypointAPIGroup  = "mesh.wayfabric.io"
+	gatewayAPIGroup   = gwv1.GroupName
+	labelServiceName  = discoveryv1.LabelServiceName
+	defaultRouteLabel = "default"
+)
+
+// Waypoint names the waypoint a table is compiled for.
+type Waypoint struct {
+	Namespace string
+	Name      string
+}
+
+// Input is everything the compiler reads. Slices may be in any order; the
+// compiler never mutates them.
+type Input struct {
+	Waypoint        Waypoint
+	HTTPRoutes      []*gwv1.HTTPRoute
+	Services        []*corev1.Service
+	EndpointSlices  []*discoveryv1.EndpointSlice
+	ReferenceGrants []*gwv1.ReferenceGrant
+	// Namespaces supplies namespace labels (use-waypoint and dataplane-mode).
+	// A namespace absent from the list has no labels.
+	Namespaces []*corev1.Namespace
+	// PodServiceAccounts maps a Pod to its service account, for the identity
+	// of in-mesh endpoints. Pods missing here are assumed to use "default"
+	// (HBONE still verifies the peer, so a wrong guess fails closed).
+	PodServiceAccounts map[types.NamespacedName]string
+}

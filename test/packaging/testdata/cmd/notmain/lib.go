@@ -1,0 +1,2 @@
+// Package notmain is not a command: hack/images must skip it.
+package notmain
