@@ -99,6 +99,20 @@ docker-build: ## Build the images with Docker buildx (for machines with a Docker
 	for b in $(BINARIES); do docker buildx build --platform linux/amd64,linux/arm64 --build-arg BINARY=$$b \
 	  --build-arg VERSION=v$(VERSION) --target $$b -t $(IMAGE_REPO)/$$b:v$(VERSION) . || exit 1; done
 
+##@ Local cluster (root)
+
+.PHONY: cluster-up
+cluster-up: ## Start a real single-node Kubernetes on this machine; KUBECONFIG=bin/cluster/kubeconfig. WAYFABRIC_CLUSTER_KWOK_NODES=N adds fake nodes.
+	K8S_VERSION=v$(K8S_VERSION) hack/cluster/up.sh
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local cluster and restore the machine exactly as it was.
+	K8S_VERSION=v$(K8S_VERSION) hack/cluster/down.sh
+
+.PHONY: test-cluster
+test-cluster: ## cluster-up, a real pod answering from the host, then cluster-down leaving nothing behind.
+	WAYFABRIC_CLUSTER_TEST=1 go test ./test/cluster/ -v -count=1 -timeout 30m
+
 ##@ Deployment
 
 .PHONY: install

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wayfabric/wayfabric/proxy/waypoint/config/configtest"
 )
 
 var binPath string
@@ -89,28 +91,7 @@ func TestProcessServesAndDrainsOnSIGTERM(t *testing.T) {
 	}
 	go func() { _ = backend.Serve(bl) }()
 	defer backend.Close()
-	_, bport, _ := net.SplitHostPort(bl.Addr().String())
-
-	cfg := filepath.Join(t.TempDir(), "config.yaml")
-	manifest := fmt.Sprintf(`apiVersion: v1
-kind: Namespace
-metadata: {name: app, labels: {mesh.wayfabric.io/use-waypoint: wp}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: app}
-spec: {clusterIP: 10.96.0.10, clusterIPs: [10.96.0.10], ports: [{name: http, port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-1, namespace: app, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-ports: [{name: http, port: %s}]
-endpoints: [{addresses: [127.0.0.1]}]
-`, bport)
-	if err := os.WriteFile(cfg, []byte(manifest), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg := configtest.WriteOneService(t, bl.Addr().(*net.TCPAddr).Port)
 	data, stats, ready := freeAddr(t), freeAddr(t), freeAddr(t)
 	cmd := exec.Command(bin, "--namespace=app", "--waypoint-name=wp", "--hbone-addr=", "--static-config="+cfg,
 		"--stats-addr="+stats, "--ready-addr="+ready, "--plaintext-listener="+data+"=10.96.0.10:80",

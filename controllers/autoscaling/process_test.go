@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -22,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
+	"github.com/wayfabric/wayfabric/proxy/waypoint/config/configtest"
 	"github.com/wayfabric/wayfabric/test/testenv"
 )
 
@@ -158,23 +158,7 @@ var _ = Describe("Real waypoint processes", Ordered, func() {
 // returns their plaintext data addresses. The processes are stopped (by
 // PID, SIGTERM then SIGKILL) when the spec ends.
 func startWaypoints(bin string, backendPort int) []string {
-	cfg := filepath.Join(GinkgoT().TempDir(), "config.yaml")
-	Expect(os.WriteFile(cfg, []byte(fmt.Sprintf(`apiVersion: v1
-kind: Namespace
-metadata: {name: app, labels: {mesh.wayfabric.io/use-waypoint: wp}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: app}
-spec: {clusterIP: 10.96.0.10, clusterIPs: [10.96.0.10], ports: [{name: http, port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-1, namespace: app, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-ports: [{name: http, port: %d}]
-endpoints: [{addresses: [127.0.0.1]}]
-`, backendPort)), 0o600)).To(Succeed())
+	cfg := configtest.WriteOneService(GinkgoT(), backendPort)
 
 	var data []string
 	for _, ip := range podIPs {

@@ -155,6 +155,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := (&ReaderReconciler{Client: r.Client, Recorder: r.Recorder}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the waypoint reader RBAC controller: %w", err)
 	}
+	if err := (&TrustBundleReconciler{Client: r.Client, Namespace: r.Namespace}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the trust bundle controller: %w", err)
+	}
 	n := r.MaxConcurrentReconciles
 	if n <= 0 {
 		n = DefaultMaxConcurrentReconciles

@@ -16,6 +16,7 @@ import (
 
 	"github.com/wayfabric/wayfabric/proxy/identity"
 	"github.com/wayfabric/wayfabric/proxy/identity/identitytest"
+	"github.com/wayfabric/wayfabric/proxy/internal/loopback"
 )
 
 var (
@@ -139,25 +140,7 @@ func newTestClient(t testing.TB, ca *identitytest.CA, cert *tls.Certificate, mod
 
 // tcpTarget runs fn for every accepted connection on a loopback listener.
 func tcpTarget(t testing.TB, fn func(*net.TCPConn)) netip.AddrPort {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				fn(c.(*net.TCPConn))
-			}()
-		}
-	}()
-	return l.Addr().(*net.TCPAddr).AddrPort()
+	return loopback.Serve(t, fn)
 }
 
 // echoTarget echoes until EOF, then half-closes.

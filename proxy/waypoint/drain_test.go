@@ -3,7 +3,6 @@ package waypoint
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -25,7 +24,10 @@ type replica struct {
 
 // readinessBalancer plays kube-proxy/ztunnel: new connections go to replicas
 // whose readiness probe passed on the last poll.
-type readinessBalancer struct{ replicas []*replica }
+type readinessBalancer struct {
+	replicas []*replica
+	next     atomic.Uint64
+}
 
 func (b *readinessBalancer) poll(ctx context.Context) {
 	for ctx.Err() == nil {
@@ -51,7 +53,9 @@ func (b *readinessBalancer) dial(ctx context.Context, _, _ string) (net.Conn, er
 	if len(ready) == 0 {
 		return nil, fmt.Errorf("no ready replica")
 	}
-	return ready[rand.IntN(len(ready))].dial(ctx)
+	// Round-robin, not random: with only a few pooled connections, random
+	// picks sometimes left the replica under test without any traffic.
+	return ready[int(b.next.Add(1))%len(ready)].dial(ctx)
 }
 
 // drainLoad offers 500 req/s (8 workers × 62.5/s) over HTTP/1.1 keep-alive
@@ -125,9 +129,12 @@ func TestDrainUnderLoadLosesNothing(t *testing.T) {
 	load := startDrainLoad(loadCtx, lb)
 	ok, failed, firstErr := &load.ok, &load.failed, &load.firstErr
 
-	time.Sleep(time.Second)
 	a := replicas[0]
-	servedBefore := a.p.Recorder().Snapshot().Requests.Total
+	served := func() int64 { return int64(a.p.Recorder().Snapshot().Requests.Total) }
+	for deadline := time.Now().Add(10 * time.Second); served() < 50 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	servedBefore := served()
 	const drainSeconds = 5 * time.Second
 	start := time.Now()
 	okBeforeDrain := ok.Load()

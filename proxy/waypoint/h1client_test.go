@@ -11,41 +11,27 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wayfabric/wayfabric/proxy/internal/loopback"
 )
 
 // rawBackend answers each request on a connection with reply(request),
 // closing the connection when close(request) says so.
 func rawBackend(t *testing.T, reply func(r *http.Request, body []byte) (resp string, closeAfter bool)) netip.AddrPort {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
+	return loopback.Serve(t, func(c *net.TCPConn) {
+		br := bufio.NewReader(c)
 		for {
-			c, err := l.Accept()
+			r, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					r, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-					resp, closeAfter := reply(r, body)
-					if _, err := io.WriteString(c, resp); err != nil || closeAfter {
-						return
-					}
-				}
-			}()
+			body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+			resp, closeAfter := reply(r, body)
+			if _, err := io.WriteString(c, resp); err != nil || closeAfter {
+				return
+			}
 		}
-	}()
-	return netip.MustParseAddrPort(l.Addr().String())
+	})
 }
 
 func TestInlineHTTP1Client(t *testing.T) {

@@ -10,32 +10,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wayfabric/wayfabric/proxy/internal/loopback"
 )
 
 // tcpEcho is a raw TCP server: it optionally sends a banner first, then echoes.
 func tcpEcho(t *testing.T, banner string) netip.AddrPort {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				if banner != "" {
-					_, _ = io.WriteString(c, banner)
-				}
-				_, _ = io.Copy(c, c)
-			}()
+	return loopback.Serve(t, func(c *net.TCPConn) {
+		if banner != "" {
+			_, _ = io.WriteString(c, banner)
 		}
-	}()
-	return netip.MustParseAddrPort(l.Addr().String())
+		_, _ = io.Copy(c, c)
+	})
 }
 
 func TestL4Passthrough(t *testing.T) {
