@@ -108,6 +108,7 @@ const (
 // HorizontalAutoscaling is a KPA-style autoscaler with a stable and a panic window.
 // +kubebuilder:validation:XValidation:rule="self.minReplicas <= self.maxReplicas",message="autoscaling.horizontal.minReplicas must not exceed maxReplicas"
 // +kubebuilder:validation:XValidation:rule="!has(self.panicWindow) || !has(self.stableWindow) || duration(self.panicWindow) < duration(self.stableWindow)",message="autoscaling.horizontal.panicWindow must be shorter than stableWindow"
+// +kubebuilder:validation:XValidation:rule="!has(self.scaleUp) || !has(self.scaleUp.stabilizationWindow) || duration(self.scaleUp.stabilizationWindow) == duration('0s')",message="autoscaling.horizontal.scaleUp.stabilizationWindow must be 0s: scale-ups are never delayed (the panic window already tells bursts from noise); use scaleUp.maxPods or maxPercent to slow them"
 type HorizontalAutoscaling struct {
 	// Enabled turns horizontal autoscaling on; when off, spec.replicas applies.
 	// +kubebuilder:default=true
@@ -178,8 +179,9 @@ type HorizontalAutoscaling struct {
 // ScalingRules bound how fast the replica count changes in one direction.
 // Per Period the count may change by max(MaxPods, MaxPercent of current).
 type ScalingRules struct {
-	// StabilizationWindow: recommendations within it are considered together
-	// (the highest for scale-down, the lowest for scale-up) to prevent flapping.
+	// StabilizationWindow: scale-down acts on the highest recommendation seen
+	// within it, to prevent flapping. Scale-ups are never delayed, so for
+	// scaleUp it must be 0s.
 	// +optional
 	StabilizationWindow *metav1.Duration `json:"stabilizationWindow,omitempty"`
 
