@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -32,6 +33,7 @@ func main() {
 		log.Error(err, "invalid flags")
 		os.Exit(2)
 	}
+	setGCPercent()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	start := time.Now()
@@ -40,4 +42,17 @@ func main() {
 		os.Exit(1)
 	}
 	log.Info("waypoint exited", "uptime", time.Since(start).Round(time.Millisecond).String())
+}
+
+// defaultGCPercent is the waypoint's GOGC unless the environment sets one.
+// Nearly all of a proxy's allocations are per-request garbage; at 200 the
+// collector runs half as often as at Go's default 100, which measured 2–11 %
+// less CPU per request for about 4 MB more peak RSS (docs/perf-waypoint.md).
+// A GOMEMLIMIT, if set, still bounds the heap.
+const defaultGCPercent = 200
+
+func setGCPercent() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 }

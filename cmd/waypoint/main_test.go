@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -171,5 +172,20 @@ func TestProcessServesAndDrainsOnSIGTERM(t *testing.T) {
 		}
 	case <-time.After(6 * time.Second):
 		t.Fatalf("did not exit; stderr:\n%s", stderr.String())
+	}
+}
+
+func TestSetGCPercent(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(prev)
+	t.Setenv("GOGC", "")
+	setGCPercent()
+	if got := debug.SetGCPercent(100); got != defaultGCPercent {
+		t.Fatalf("GOGC unset: GC percent %d, want %d", got, defaultGCPercent)
+	}
+	t.Setenv("GOGC", "100")
+	setGCPercent()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("GOGC=100 set: GC percent %d, want it left alone", got)
 	}
 }

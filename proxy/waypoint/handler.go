@@ -103,13 +103,19 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, dec *routing.Decision)
 		}
 		// Shallow copy: the transport only reads the request, and attempts run one at a time.
 		req := out.WithContext(context.WithValue(actx, endpointKey{}, ep))
-		u := *out.URL
-		u.Host = ep.Addr.String()
-		req.URL = &u
+		tr := p.up.pick(ep, dec.Backend.Backend.H2C, isUpgrade)
+		if _, inline := tr.(*inlineH1Client); !inline || req.Host == "" {
+			// net/http's transports pool by URL.Host; the inline client
+			// takes the endpoint from the context and needs the URL only
+			// for a request without Host.
+			u := *out.URL
+			u.Host = ep.Addr.String()
+			req.URL = &u
+		}
 		if replayable {
 			setBody(req, body)
 		}
-		resp, err := p.up.pick(ep, dec.Backend.Backend.H2C, isUpgrade).RoundTrip(req)
+		resp, err := tr.RoundTrip(req)
 		retryable := try < attempts && ctx.Err() == nil
 		if err == nil && retryable && rule.Retry.Codes[resp.StatusCode] {
 			resp.Body.Close()
@@ -160,8 +166,13 @@ func (p *Proxy) outbound(ctx context.Context, r *http.Request, dec *routing.Deci
 		return nil, err
 	}
 	u.Scheme = "http"
-	out := r.Clone(ctx)
+	// A shallow copy with its own header map is enough: the URL is new, and
+	// nothing else of r is modified. (r.Clone would also copy r.URL, only to
+	// throw it away.) Each attempt sets its own context.
+	out := r.WithContext(ctx)
 	out.URL = u
+	out.Header = r.Header.Clone()
+	out.Trailer = r.Trailer.Clone()
 	out.RequestURI = ""
 	out.Host = dec.Host
 	if out.Header == nil {

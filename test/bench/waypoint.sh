@@ -24,13 +24,15 @@ PORT_BASE=${BENCH_PORT_BASE:-18180}
 PROXY_CPU=${BENCH_PROXY_CPU:-1}
 LOAD_CPUS=${BENCH_LOAD_CPUS:-0}
 OUT=${BENCH_OUT:-}
-WAYPOINT_ENV=${BENCH_WAYPOINT_ENV:-} # extra environment for the waypoint, e.g. GOGC=200
+WAYPOINT_ENV=${BENCH_WAYPOINT_ENV:-} # extra environment for the waypoint, e.g. GOGC=100 (its default is 200)
+PROFILE=${BENCH_PROFILE:-}          # file: CPU profile of the waypoint's saturation run (profiling costs a few % CPU)
 
 BACKEND_PORT=$PORT_BASE
 NGINX_PORT=$((PORT_BASE + 1))
 WAYPOINT_PORT=$((PORT_BASE + 2))
 STATS_PORT=$((PORT_BASE + 3))
 READY_PORT=$((PORT_BASE + 4))
+DEBUG_PORT=$((PORT_BASE + 5))
 
 need() {
   local missing=()
@@ -125,7 +127,7 @@ start "$PROXY_CPU" nginx -p "$WORK/proxy" -c "$WORK/proxy/nginx.conf" -g 'daemon
 NGINX_PID=${PIDS[-1]}
 start "$PROXY_CPU" env GOMAXPROCS=1 $WAYPOINT_ENV "$WORK/waypoint" --namespace=bench --waypoint-name=wp --hbone-addr= \
   --static-config="$WORK/waypoint.yaml" --stats-addr=127.0.0.1:$STATS_PORT --ready-addr=127.0.0.1:$READY_PORT \
-  --plaintext-listener=127.0.0.1:$WAYPOINT_PORT=10.96.0.10:80 2>"$WORK/waypoint.log"
+  --plaintext-listener=127.0.0.1:$WAYPOINT_PORT=10.96.0.10:80 ${PROFILE:+--debug-addr=127.0.0.1:$DEBUG_PORT} 2>"$WORK/waypoint.log"
 WAYPOINT_PID=${PIDS[-1]}
 
 wait_http "http://127.0.0.1:$BACKEND_PORT/"
@@ -184,7 +186,13 @@ run_wrk() { # pid port seconds conns [script] → "rps p50ms p99ms cpu_cores"
 measure() { # name pid port
   local name=$1 pid=$2 port=$3
   taskset -c "$LOAD_CPUS" wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$port/" >/dev/null # warm-up
+  local prof_pid=
+  if [[ -n $PROFILE && $name == WP ]]; then
+    curl -fsS -o "$PROFILE" "http://127.0.0.1:$DEBUG_PORT/debug/pprof/profile?seconds=$SECONDS_SAT" &
+    prof_pid=$!
+  fi
   read -r SAT_RPS _ SAT_P99 SAT_CORES <<<"$(run_wrk "$pid" "$port" "$SECONDS_SAT" "$CONNS")"
+  if [[ -n $prof_pid ]]; then wait "$prof_pid" || echo "profile failed" >&2; fi
   local conns=$((RATE / 100))
   ((conns < 1)) && conns=1
   export WRK_DELAY_MS=10
