@@ -113,6 +113,10 @@ cluster-down: ## Stop the local cluster and restore the machine exactly as it wa
 test-cluster: ## cluster-up, a real pod answering from the host, then cluster-down leaving nothing behind.
 	WAYFABRIC_CLUSTER_TEST=1 go test ./test/cluster/ -v -count=1 -timeout 30m
 
+.PHONY: test-e2e
+test-e2e: ## End-to-end suite on the local cluster (with 100 kwok nodes): cluster up, images, test/e2e, cluster down, always.
+	K8S_VERSION=v$(K8S_VERSION) hack/e2e/run.sh
+
 ##@ Deployment
 
 .PHONY: install

@@ -65,6 +65,16 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	if err := autoscaling.Setup(mgr, autoscaling.Options{Interval: o.AutoscalerInterval}, collector.HTTPOptions{}); err != nil {
 		return fmt.Errorf("setting up the waypoint autoscaler: %w", err)
 	}
+	missing, err := gateway.MissingKinds(mgr.GetRESTMapper())
+	if err != nil {
+		return fmt.Errorf("checking for the Gateway API CRDs: %w", err)
+	}
+	if len(missing) > 0 {
+		// Waypoints and ztunnels work without Gateway API; say so instead of crash-looping.
+		mgr.GetLogger().Info("Gateway API support is off: the cluster does not serve these kinds; install the "+
+			"Gateway API standard CRDs and restart the manager to turn it on", "missingKinds", missing)
+		return nil
+	}
 	if err := gateway.Setup(mgr); err != nil {
 		return fmt.Errorf("setting up the Gateway API controllers: %w", err)
 	}

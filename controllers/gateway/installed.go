@@ -1,0 +1,31 @@
+package gateway
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// requiredKinds are the Gateway API kinds the controllers watch; the
+// standard-channel CRDs provide all of them.
+var requiredKinds = []string{"GatewayClass", "Gateway", "HTTPRoute"}
+
+// MissingKinds lists the required Gateway API kinds the cluster does not
+// serve, so the manager can run without Gateway API support instead of
+// crash-looping on a cluster where its CRDs are not installed.
+func MissingKinds(mapper meta.RESTMapper) ([]string, error) {
+	var missing []string
+	for _, kind := range requiredKinds {
+		gk := schema.GroupKind{Group: gatewayv1.GroupName, Kind: kind}
+		_, err := mapper.RESTMapping(gk, gatewayv1.GroupVersion.Version)
+		switch {
+		case meta.IsNoMatchError(err):
+			missing = append(missing, kind)
+		case err != nil:
+			return nil, fmt.Errorf("looking up %s: %w", gk, err)
+		}
+	}
+	return missing, nil
+}

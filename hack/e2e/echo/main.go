@@ -1,0 +1,361 @@
+// Command echo is the end-to-end suites' test application.
+//
+//	echo serve [-addr :8080]
+//	echo cert -ca-url https://10.248.0.20:15012 -ca-server-name wayfabric-ca.wayfabric-system.svc
+//
+// answers every request with a small JSON document naming the pod that
+// served it (POD_NAME), the method, path and the Forwarded header, and
+// /healthz with 200.
+//
+//	echo load -url http://10.247.0.5:8080/ [-rps 200] [-duration 30s] [-concurrency 32]
+//	echo load -url http://10.248.0.10:8080/ -hbone-proxy 10.247.0.7:15008 \
+//	     -peer-identity spiffe://cluster.local/ns/demo/sa/waypoint \
+//	     -ca-url https://10.248.0.20:15012 -ca-server-name wayfabric-ca.wayfabric-system.svc \
+//	     -root-cert /var/run/secrets/wayfabric/root-cert.pem -token-file /var/run/secrets/tokens/token
+//
+// sends requests at a fixed rate (open loop: a slow server does not slow the
+// sender down) for a duration, over plain HTTP or, with -hbone-proxy, through
+// HBONE tunnels (proxy/hbone, certificate from the mesh CA) to a waypoint or
+// ztunnel, and prints one JSON summary line prefixed with "SUMMARY ":
+// requests sent, failed, error samples, latency p50/p99/max and the answers
+// per backend pod. Its exit status is 0 even when requests fail: the summary
+// is the result.
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/wayfabric/wayfabric/proxy/hbone"
+	"github.com/wayfabric/wayfabric/proxy/identity"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: echo serve|load [flags]")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(ctx, os.Args[2:])
+	case "load":
+		err = load(ctx, os.Args[2:])
+	case "cert":
+		err = cert(ctx, os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "echo:", err)
+		os.Exit(1)
+	}
+}
+
+// cert obtains this pod's SPIFFE certificate from the mesh CA once and
+// prints "CERT <spiffe id> <not after>": the CA works for workloads.
+func cert(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("cert", flag.ContinueOnError)
+	trustDomain := fs.String("trust-domain", "cluster.local", "SPIFFE trust domain of this pod")
+	caURL := fs.String("ca-url", "", "mesh CA URL (required)")
+	caServerName := fs.String("ca-server-name", "", "name to verify in the CA's certificate when -ca-url is an IP address")
+	rootCert := fs.String("root-cert", "/var/run/secrets/wayfabric/root-cert.pem", "mesh trust bundle (PEM)")
+	tokenFile := fs.String("token-file", "/var/run/secrets/tokens/token", "projected service-account token (audience wayfabric)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	certs, self, bundle, err := certCache(ctx, *trustDomain, *caURL, *caServerName, *rootCert, *tokenFile)
+	if err != nil {
+		return err
+	}
+	defer certs.Close()
+	c, err := certs.GetCertificate(ctx, self)
+	if err != nil {
+		return err
+	}
+	leaf, err := x509.ParseCertificate(c.Certificate[0])
+	if err != nil {
+		return err
+	}
+	got, err := identity.FromCertificate(leaf)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("CERT %s %s roots=%d\n", got, leaf.NotAfter.UTC().Format(time.RFC3339), len(bundle.Roots()))
+	return nil
+}
+
+// certCache is this pod's identity (POD_NAMESPACE, SERVICE_ACCOUNT) with a
+// certificate cache backed by the mesh CA; the first certificate is fetched
+// before it returns, so an unreachable CA is reported at once.
+func certCache(ctx context.Context, trustDomain, caURL, caServerName, rootCert, tokenFile string) (*identity.CertCache, identity.ID, *identity.Bundle, error) {
+	var zero identity.ID
+	if caURL == "" {
+		return nil, zero, nil, fmt.Errorf("-ca-url is required")
+	}
+	ns, sa := os.Getenv("POD_NAMESPACE"), os.Getenv("SERVICE_ACCOUNT")
+	if ns == "" || sa == "" {
+		return nil, zero, nil, fmt.Errorf("POD_NAMESPACE and SERVICE_ACCOUNT must be set (downward API)")
+	}
+	self, err := identity.New(trustDomain, ns, sa)
+	if err != nil {
+		return nil, zero, nil, err
+	}
+	pem, err := os.ReadFile(rootCert)
+	if err != nil {
+		return nil, zero, nil, fmt.Errorf("root certificate: %w", err)
+	}
+	roots, err := identity.ParseCertificatesPEM(pem)
+	if err != nil {
+		return nil, zero, nil, fmt.Errorf("root certificate: %w", err)
+	}
+	bundle := identity.NewBundle(roots...)
+	issuer := &identity.CAClient{URL: caURL, ServerName: caServerName, Token: identity.TokenFile(tokenFile), Bundle: bundle}
+	certs := identity.NewCertCache(ctx, issuer, bundle, identity.CacheOptions{})
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if _, err := certs.GetCertificate(cctx, self); err != nil {
+		certs.Close()
+		return nil, zero, nil, fmt.Errorf("certificate for %s from %s: %w", self, caURL, err)
+	}
+	return certs, self, bundle, nil
+}
+
+// Answer is what serve returns for every request.
+type Answer struct {
+	Pod       string `json:"pod"`
+	Method    string `json:"method"`
+	Path      string `json:"path"`
+	Host      string `json:"host"`
+	Forwarded string `json:"forwarded,omitempty"`
+	Remote    string `json:"remote"`
+}
+
+func serve(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	addr := fs.String("addr", ":8080", "listen address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	pod := os.Getenv("POD_NAME")
+	if pod == "" {
+		pod, _ = os.Hostname()
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Echo-Pod", pod)
+		_ = json.NewEncoder(w).Encode(Answer{Pod: pod, Method: r.Method, Path: r.URL.Path, Host: r.Host,
+			Forwarded: r.Header.Get("Forwarded"), Remote: r.RemoteAddr})
+	})
+	srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "echo serving on %s as %s\n", ln.Addr(), pod)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+// Summary is the result of a load run (printed as "SUMMARY <json>").
+type Summary struct {
+	Mode        string         `json:"mode"`
+	Start       time.Time      `json:"start"`
+	URL         string         `json:"url"`
+	RPS         int            `json:"rps"`
+	DurationS   float64        `json:"durationSeconds"`
+	Sent        int            `json:"sent"`
+	Failed      int            `json:"failed"`
+	Dropped     int            `json:"dropped"` // not sent: every worker busy (the target is too slow)
+	P50Ms       float64        `json:"p50Ms"`
+	P99Ms       float64        `json:"p99Ms"`
+	MaxMs       float64        `json:"maxMs"`
+	ByPod       map[string]int `json:"byPod"`
+	ErrorSample []string       `json:"errorSample,omitempty"`
+}
+
+func load(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	target := fs.String("url", "", "URL to request (required); with -hbone-proxy its host:port must be an IP address, the tunnel's target")
+	rps := fs.Int("rps", 100, "requests per second")
+	duration := fs.Duration("duration", 10*time.Second, "how long to send")
+	concurrency := fs.Int("concurrency", 64, "maximum requests in flight")
+	timeout := fs.Duration("timeout", 5*time.Second, "per-request timeout")
+	proxy := fs.String("hbone-proxy", "", "HBONE endpoint ip:port (waypoint or ztunnel); empty sends plain HTTP")
+	peer := fs.String("peer-identity", "", "SPIFFE identity the HBONE endpoint must prove")
+	trustDomain := fs.String("trust-domain", "cluster.local", "SPIFFE trust domain of this pod")
+	caURL := fs.String("ca-url", "", "mesh CA URL (with -hbone-proxy)")
+	caServerName := fs.String("ca-server-name", "", "name to verify in the CA's certificate when -ca-url is an IP address")
+	rootCert := fs.String("root-cert", "/var/run/secrets/wayfabric/root-cert.pem", "mesh trust bundle (PEM)")
+	tokenFile := fs.String("token-file", "/var/run/secrets/tokens/token", "projected service-account token (audience wayfabric)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *target == "" || *rps <= 0 || *concurrency <= 0 {
+		return fmt.Errorf("-url, a positive -rps and -concurrency are required")
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: *concurrency, MaxConnsPerHost: *concurrency, IdleConnTimeout: 30 * time.Second}
+	mode := "http"
+	if *proxy != "" {
+		mode = "hbone"
+		dial, closeFn, err := hboneDialer(ctx, *proxy, *peer, *trustDomain, *caURL, *caServerName, *rootCert, *tokenFile)
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		tr.DialContext = dial
+	}
+	client := &http.Client{Transport: tr, Timeout: *timeout}
+	defer tr.CloseIdleConnections()
+
+	var (
+		mu      sync.Mutex
+		lat     []time.Duration
+		byPod   = map[string]int{}
+		errs    []string
+		sent    int
+		failed  int
+		dropped int
+	)
+	record := func(d time.Duration, pod string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		lat = append(lat, d)
+		if err != nil {
+			failed++
+			if len(errs) < 10 {
+				errs = append(errs, err.Error())
+			}
+			return
+		}
+		byPod[pod]++
+	}
+	one := func() {
+		start := time.Now()
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, *target, nil)
+		if err != nil {
+			record(0, "", err)
+			return
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			record(time.Since(start), "", err)
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			record(time.Since(start), "", fmt.Errorf("status %d", resp.StatusCode))
+			return
+		}
+		record(time.Since(start), resp.Header.Get("X-Echo-Pod"), nil)
+	}
+
+	slots := make(chan struct{}, *concurrency)
+	var wg sync.WaitGroup
+	interval := time.Second / time.Duration(*rps)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	begin := time.Now()
+	end := begin.Add(*duration)
+loop:
+	for time.Now().Before(end) {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-tick.C:
+		}
+		select {
+		case slots <- struct{}{}:
+			sent++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-slots }()
+				one()
+			}()
+		default:
+			mu.Lock()
+			dropped++
+			mu.Unlock()
+		}
+	}
+	wg.Wait()
+	elapsed := time.Since(begin)
+
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(p float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		i := int(float64(len(lat))*p+0.5) - 1
+		i = max(0, min(i, len(lat)-1))
+		return float64(lat[i].Microseconds()) / 1000
+	}
+	s := Summary{Mode: mode, Start: begin, URL: *target, RPS: *rps, DurationS: elapsed.Seconds(), Sent: sent, Failed: failed,
+		Dropped: dropped, P50Ms: pct(0.50), P99Ms: pct(0.99), ByPod: byPod, ErrorSample: errs}
+	if len(lat) > 0 {
+		s.MaxMs = float64(lat[len(lat)-1].Microseconds()) / 1000
+	}
+	b, _ := json.Marshal(s)
+	fmt.Println("SUMMARY " + string(b))
+	return nil
+}
+
+// hboneDialer returns a DialContext that opens an HBONE tunnel through proxy
+// to the dialled address, with a certificate for this pod's service account
+// from the mesh CA.
+func hboneDialer(ctx context.Context, proxy, peer, trustDomain, caURL, caServerName, rootCert, tokenFile string) (
+	func(ctx context.Context, network, addr string) (net.Conn, error), func(), error) {
+	proxyAddr, err := netip.ParseAddrPort(proxy)
+	if err != nil {
+		return nil, nil, fmt.Errorf("-hbone-proxy: %w", err)
+	}
+	peerID, err := identity.Parse(peer)
+	if err != nil {
+		return nil, nil, fmt.Errorf("-peer-identity: %w", err)
+	}
+	certs, self, bundle, err := certCache(ctx, trustDomain, caURL, caServerName, rootCert, tokenFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	cli, err := hbone.NewClient(hbone.ClientConfig{Certs: certs, Bundle: bundle})
+	if err != nil {
+		certs.Close()
+		return nil, nil, err
+	}
+	dial := func(ctx context.Context, _, addr string) (net.Conn, error) {
+		t, err := netip.ParseAddrPort(addr)
+		if err != nil {
+			return nil, fmt.Errorf("HBONE target %q must be ip:port: %w", addr, err)
+		}
+		return cli.Dial(ctx, hbone.DialRequest{Target: t, Proxy: proxyAddr, SourceIdentity: self, PeerIdentity: peerID})
+	}
+	return dial, func() { cli.Close(); certs.Close() }, nil
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds the images the end-to-end suites run, for this machine's platform
+# only, as wayfabric.local/<name>:v0.1.0 (the names test/e2e/config/operator
+# expects), and imports them into the local cluster's containerd:
+#   manager, waypoint   from cmd/            (hack/images, as `make images`)
+#   waypoint:v0.1.1     the same waypoint tagged as the next release (upgrade scenario)
+#   echo                from hack/e2e/echo   (test app: HTTP echo + load generator)
+# Tarballs go to bin/e2e/images/. Needs root and a running cluster (make cluster-up).
+#
+#   hack/e2e/images.sh            build and import
+#   hack/e2e/images.sh -no-import build only
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+REPO="${WAYFABRIC_E2E_IMAGE_REPO:-wayfabric.local}"
+VERSION=v0.1.0
+NEXT_VERSION=v0.1.1
+OUT="$ROOT/bin/e2e/images"
+PLATFORM="linux/$(go env GOARCH)"
+export GOWORK=off GOFLAGS="${GOFLAGS:--buildvcs=false}"
+say() { echo "e2e-images: $*" >&2; }
+
+start=$SECONDS
+say "building $REPO/{manager,waypoint,echo}:$VERSION and $REPO/waypoint:$NEXT_VERSION for $PLATFORM into $OUT"
+nice -n 10 go run ./hack/images -version "$VERSION" -repo "$REPO" -platforms "$PLATFORM" -out "$OUT" manager waypoint
+# The same waypoint once more, tagged as the next release, for the upgrade scenario.
+nice -n 10 go run ./hack/images -version "$NEXT_VERSION" -repo "$REPO" -platforms "$PLATFORM" -out "$OUT" waypoint
+nice -n 10 go run ./hack/images -version "$VERSION" -repo "$REPO" -platforms "$PLATFORM" -out "$OUT" -cmd hack/e2e echo
+say "built in $((SECONDS - start))s"
+[[ ${1:-} == -no-import ]] && exit 0
+hack/cluster/import-images.sh "$OUT/manager-$VERSION.tar" "$OUT/waypoint-$VERSION.tar" "$OUT/waypoint-$NEXT_VERSION.tar" "$OUT/echo-$VERSION.tar"
