@@ -44,6 +44,7 @@ func run(ctx context.Context, o options, log logr.Logger) error {
 		}
 		defer hcli.Close()
 		cfg.MeshDialer = &waypoint.HBONEDialer{Client: hcli, Source: id.self, TrustDomain: o.trustDomain}
+		cfg.ReadinessChecks = append(cfg.ReadinessChecks, startCertGate(bg, id.certs, id.self, log).Check)
 	}
 	p := waypoint.New(cfg)
 	var hsrv *hbone.Server

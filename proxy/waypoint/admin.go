@@ -28,6 +28,12 @@ func (p *Proxy) ReadyHandler() http.Handler {
 		case !p.Ready():
 			plainError(w, http.StatusServiceUnavailable, "no configuration yet\n")
 		default:
+			for _, check := range p.cfg.ReadinessChecks {
+				if err := check(); err != nil {
+					plainError(w, http.StatusServiceUnavailable, err.Error()+"\n")
+					return
+				}
+			}
 			_, _ = io.WriteString(w, "ready\n")
 		}
 	})

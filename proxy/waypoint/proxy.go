@@ -46,7 +46,11 @@ type Config struct {
 	MaxReplayBody int64
 	// MaxIdleConnsPerEndpoint for upstream pools (default 64).
 	MaxIdleConnsPerEndpoint int
-	Log                     logr.Logger
+	// ReadinessChecks are extra conditions for /healthz/ready, such as
+	// holding a workload certificate: while one returns an error, readiness
+	// fails with that error, so no traffic arrives that could only be refused.
+	ReadinessChecks []func() error
+	Log             logr.Logger
 }
 
 func (c *Config) defaults() {
