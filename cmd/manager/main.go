@@ -25,6 +25,10 @@ func main() {
 		buildinfo.Print(os.Stdout, "manager")
 		return
 	}
+	if err := opts.validate(); err != nil {
+		fmt.Fprintf(os.Stderr, "manager: %v\n", err)
+		os.Exit(2)
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	if err := run(ctrl.SetupSignalHandler(), opts); err != nil {
 		fmt.Fprintf(os.Stderr, "manager: %v\n", err)

@@ -2,8 +2,11 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"time"
+
+	"github.com/wayfabric/wayfabric/proxy/identity"
 )
 
 // options are the manager's command-line settings.
@@ -51,4 +54,17 @@ func envOr(name, fallback string) string {
 		return v
 	}
 	return fallback
+}
+
+// validate rejects settings that would otherwise fail later, or be replaced
+// by a default without a word.
+func (o *options) validate() error {
+	if o.autoscalerInterval <= 0 {
+		return fmt.Errorf("--autoscaler-interval must be positive, got %v", o.autoscalerInterval)
+	}
+	// The trust domain is the host of every SPIFFE ID the CA issues.
+	if _, err := identity.New(o.trustDomain, "ns", "sa"); err != nil {
+		return fmt.Errorf("--trust-domain %q: %w", o.trustDomain, err)
+	}
+	return nil
 }

@@ -38,7 +38,7 @@ var _ = Describe("Trust bundle", func() {
 		ns := newNamespace(ctx)
 		wp := newWaypoint(ns, "bundle")
 		Expect(k8s.Create(ctx, wp)).To(Succeed())
-		Eventually(copyIn(ctx, ns)).WithContext(ctx).Should(Equal("ROOT-A"))
+		Eventually(copyIn(ctx, ns)).Should(Equal("ROOT-A"))
 
 		var published corev1.ConfigMap
 		Expect(k8s.Get(ctx, key(ns, bundleName), &published)).To(Succeed())
@@ -47,20 +47,20 @@ var _ = Describe("Trust bundle", func() {
 		By("following a root rotation in the operator namespace")
 		source.Data[bundleKey] = "ROOT-A\nROOT-B"
 		Expect(k8s.Update(ctx, source)).To(Succeed())
-		Eventually(copyIn(ctx, ns)).WithContext(ctx).Should(Equal("ROOT-A\nROOT-B"))
+		Eventually(copyIn(ctx, ns)).Should(Equal("ROOT-A\nROOT-B"))
 
 		By("repairing a copy someone edited")
 		Expect(k8s.Get(ctx, key(ns, bundleName), &published)).To(Succeed())
 		published.Data[bundleKey] = "tampered"
 		Expect(k8s.Update(ctx, &published)).To(Succeed())
-		Eventually(copyIn(ctx, ns)).WithContext(ctx).Should(Equal("ROOT-A\nROOT-B"))
+		Eventually(copyIn(ctx, ns)).Should(Equal("ROOT-A\nROOT-B"))
 
 		By("removing the copy once the namespace has no Waypoint left")
 		Expect(k8s.Delete(ctx, wp)).To(Succeed())
 		Eventually(func() bool {
 			_, err := copyIn(ctx, ns)()
 			return apierrors.IsNotFound(err)
-		}).WithContext(ctx).Should(BeTrue())
+		}).Should(BeTrue())
 
 		By("never touching the source")
 		Expect(k8s.Get(ctx, key(operatorNS, bundleName), source)).To(Succeed())
