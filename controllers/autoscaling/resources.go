@@ -8,19 +8,20 @@ import (
 	"github.com/wayfabric/wayfabric/controllers/autoscaling/vertical"
 )
 
-// EffectiveResources is what a waypoint container should request: spec.resources,
-// with the CPU and memory requests replaced by status.recommendation.applied
-// when the vertical mode applies recommendations (InPlace or Rolling). Limits
-// keep their ratio to the request, as the VPA does; a limit without a
-// request is kept, but never left below the new request. The Deployment
-// builder calls it, so the template follows Applied (not the drifting
-// Target) and changes at most once per minInterval.
+// EffectiveResources is what a running waypoint container should request:
+// spec.resources, with the CPU and memory requests replaced by
+// status.recommendation.applied when the vertical mode applies
+// recommendations (InPlace or Rolling). Limits keep their ratio to the
+// request, as the VPA does; a limit without a request is kept, but never left
+// below the new request. The in-place resize sizes pods with it; the
+// Deployment template is the Waypoint reconciler's (waypoint.AppliedRequests,
+// Rolling mode only).
 func EffectiveResources(wp *meshv1alpha1.Waypoint) corev1.ResourceRequirements {
 	var out corev1.ResourceRequirements
 	if wp.Spec.Resources != nil {
 		out = *wp.Spec.Resources.DeepCopy()
 	}
-	applied := AppliedRequests(wp)
+	applied := appliedRequests(wp)
 	if len(applied) == 0 {
 		return out
 	}
@@ -44,10 +45,9 @@ func EffectiveResources(wp *meshv1alpha1.Waypoint) corev1.ResourceRequirements {
 	return out
 }
 
-// AppliedRequests returns the applied CPU and memory requests when the
-// vertical mode is InPlace or Rolling, else nil. Its signature matches the
-// Waypoint reconciler's RequestsOverride hook.
-func AppliedRequests(wp *meshv1alpha1.Waypoint) corev1.ResourceList {
+// appliedRequests returns the applied CPU and memory requests when the
+// vertical mode is InPlace or Rolling, else nil.
+func appliedRequests(wp *meshv1alpha1.Waypoint) corev1.ResourceList {
 	switch verticalMode(wp) {
 	case vertical.ModeInPlace, vertical.ModeRolling:
 	default:

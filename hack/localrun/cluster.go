@@ -79,7 +79,7 @@ func startLocalControlPlane(ctx context.Context, root, assets string) (*localCon
 		}
 	}
 	if err == nil {
-		err = applySamples(ctx, root, cfg, env)
+		err = applySamples(ctx, cfg, env)
 	}
 	if err != nil {
 		cp.stop()

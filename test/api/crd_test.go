@@ -2,9 +2,6 @@ package api_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -33,20 +30,11 @@ var _ = Describe("CRDs", func() {
 	})
 
 	It("accepts every sample in config/samples", func(ctx context.Context) {
-		files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), "config", "samples", "mesh_*.yaml"))
+		samples, err := testenv.Samples()
 		Expect(err).NotTo(HaveOccurred())
-		Expect(files).NotTo(BeEmpty())
-		for _, f := range files {
-			raw, err := os.ReadFile(f)
-			Expect(err).NotTo(HaveOccurred())
-			for _, doc := range strings.Split(string(raw), "\n---") {
-				if strings.TrimSpace(doc) == "" {
-					continue
-				}
-				obj := fromYAML(doc)
-				Expect(k8s.Create(ctx, obj)).To(Succeed(), "sample %s", filepath.Base(f))
-				DeferCleanup(func(ctx context.Context) { Expect(client.IgnoreNotFound(k8s.Delete(ctx, obj))).To(Succeed()) })
-			}
+		for _, obj := range samples {
+			Expect(k8s.Create(ctx, obj)).To(Succeed(), "sample %s %s", obj.GetKind(), obj.GetName())
+			DeferCleanup(func(ctx context.Context) { Expect(client.IgnoreNotFound(k8s.Delete(ctx, obj))).To(Succeed()) })
 		}
 	})
 
