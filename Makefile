@@ -76,8 +76,8 @@ build: ## Build every binary under cmd/ into bin/.
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...
 
 .PHONY: run
-run: envtest ## Run the manager: on the configured cluster, or on a local control plane when none is configured.
-	go run ./hack/localrun --assets $(ENVTEST_DIR) --version v$(VERSION)
+run: envtest ## Run Wayfabric: on the configured cluster; else, as root, a local Kubernetes with the operator and a demo mesh; else a local control plane. RUN_ARGS=-envtest forces the last.
+	go run ./hack/localrun --assets $(ENVTEST_DIR) --version v$(VERSION) $(RUN_ARGS)
 
 ##@ Packaging
 

@@ -15,6 +15,10 @@ POD_CIDR="${WAYFABRIC_CLUSTER_POD_CIDR:-10.247.0.0/24}"
 NODE_IP="${WAYFABRIC_CLUSTER_NODE_IP:-10.247.0.1}"
 SERVICE_CIDR="${WAYFABRIC_CLUSTER_SERVICE_CIDR:-10.248.0.0/16}"
 SERVICE_IP="${WAYFABRIC_CLUSTER_SERVICE_IP:-10.248.0.1}"
+# ClusterIP of the cluster DNS (CoreDNS, hack/cluster/coredns.yaml); the kubelet
+# hands it to every pod as its nameserver.
+DNS_IP="${WAYFABRIC_CLUSTER_DNS_IP:-10.248.0.10}"
+COREDNS_IMAGE="wayfabric.local/coredns:v1.15.0"
 API_PORT=6443
 # etcd listens on loopback only (pods must not reach it); pick free ports.
 ETCD_CLIENT_PORT="${WAYFABRIC_CLUSTER_ETCD_PORT:-12379}"

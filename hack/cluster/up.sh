@@ -69,12 +69,16 @@ build_image() {
   local name=$1 ref=$2 user=$3 port=${4:-}
   if stale "$IMAGES/$name.tar" "$src/images/$name" "$TOOLS/tool"; then
     say "building image $ref"
-    (cd "$ROOT" && CGO_ENABLED=0 nice -n 19 go build -trimpath -ldflags "-s -w" -o "$TOOLS/bin/$name" "./hack/cluster/images/$name")
+    # An image folder with its own go.mod (coredns) is built in that module.
+    local dir="$ROOT" pkg="./hack/cluster/images/$name"
+    [[ -f $src/images/$name/go.mod ]] && dir="$src/images/$name" pkg=.
+    (cd "$dir" && CGO_ENABLED=0 nice -n 19 go build -trimpath -ldflags "-s -w" -o "$TOOLS/bin/$name" "$pkg")
     "$TOOLS/tool" image -bin "$TOOLS/bin/$name" -ref "$ref" -out "$IMAGES/$name.tar" -user "$user" ${port:+-port "$port"}
   fi
 }
 build_image pause "$PAUSE_IMAGE" 65535:65535
 build_image hello wayfabric.local/hello:v1 65532:65532 8080/tcp
+build_image coredns "$COREDNS_IMAGE" 65532:65532
 
 # kwok (only when fake nodes are asked for): the binary and its stage configs
 # (node-initialize, node-heartbeat-with-lease, pod-ready, pod-complete,
@@ -258,6 +262,7 @@ start containerd containerd --config "$RUN/containerd/config.toml"
 wait_for "containerd" 30 containerd ctr_ version
 ctr_ images import "$IMAGES/pause.tar" >/dev/null
 ctr_ images import "$IMAGES/hello.tar" >/dev/null
+ctr_ images import "$IMAGES/coredns.tar" >/dev/null
 
 # ---- kube-controller-manager, kube-scheduler ----
 start kube-controller-manager "$K8S_BIN/kube-controller-manager" \
@@ -299,6 +304,7 @@ oomScoreAdj: 0
 podLogsDir: $RUN/pod-logs
 resolvConf: ""
 clusterDomain: cluster.local
+clusterDNS: [$DNS_IP]
 protectKernelDefaults: false
 evictionHard: {memory.available: "1Mi", nodefs.available: "1%", nodefs.inodesFree: "1%", imagefs.available: "1%", imagefs.inodesFree: "1%"}
 evictionPressureTransitionPeriod: 10s
@@ -337,6 +343,12 @@ start kube-proxy "$K8S_BIN/kube-proxy" --config "$RUN/kube-proxy.yaml"
 
 wait_for "node $NODE_NAME Ready" 120 kubelet kubectl_ wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s
 wait_for "default service account" 60 kube-controller-manager kubectl_ -n default get serviceaccount default
+
+# ---- cluster DNS (CoreDNS in a pod, Service kube-system/kube-dns at $DNS_IP) ----
+say "starting cluster DNS (CoreDNS) at $DNS_IP"
+sed -e "s|@DNS_IP@|$DNS_IP|g" -e "s|@IMAGE@|$COREDNS_IMAGE|g" -e "s|@NODE_NAME@|$NODE_NAME|g" \
+  "$src/coredns.yaml" | kubectl_ apply -f - >/dev/null
+wait_for "CoreDNS ready" 120 kubelet kubectl_ -n kube-system rollout status deployment/coredns --timeout=2s
 
 # ---- optional kwok fake nodes (no containers run on them) ----
 if ((KWOK_NODES > 0)); then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the images the end-to-end suites run, for this machine's platform
-# only, as wayfabric.local/<name>:v0.1.0 (the names test/e2e/config/operator
-# expects), and imports them into the local cluster's containerd:
+# Builds the images the end-to-end suite and `make run` use, for this machine's platform
+# only, as wayfabric.local/<name>:v0.1.0 (the names config/local and config/demo
+# expect), and imports them into the local cluster's containerd:
 #   manager, waypoint   from cmd/            (hack/images, as `make images`)
 #   waypoint:v0.1.1     the same waypoint tagged as the next release (upgrade scenario)
 #   echo                from hack/e2e/echo   (test app: HTTP echo + load generator)

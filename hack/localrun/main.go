@@ -1,7 +1,14 @@
-// Command localrun is `make run`: it runs the Wayfabric manager against the
-// configured cluster or, when none is configured, against a local control
-// plane (etcd and kube-apiserver from bin/k8s) with the CRDs and samples
-// installed. Ctrl-C stops the manager and the control plane.
+// Command localrun is `make run`. It picks, in this order:
+//   - the configured cluster (KUBECONFIG or ~/.kube/config): CRDs installed,
+//     the manager run from source against it;
+//   - as root on Linux, the local single-node Kubernetes of hack/cluster: the
+//     operator deployed as a pod from config/local, the Waypoint samples and
+//     the demo mesh of config/demo, then `kubectl get waypoints -A -w`;
+//   - otherwise (or with -envtest) a local control plane without nodes (etcd
+//     and kube-apiserver from bin/k8s) with the CRDs and samples, and the
+//     manager run from source.
+//
+// Ctrl-C stops what it started.
 package main
 
 import (
@@ -11,30 +18,39 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"syscall"
 )
 
 func main() {
 	assets := flag.String("assets", "", "folder with kube-apiserver, etcd and kubectl (make envtest-path)")
 	version := flag.String("version", "v0.1.0", "version stamped into the manager")
-	local := flag.Bool("local", false, "always use a local control plane, even when a cluster is configured")
+	envtestOnly := flag.Bool("envtest", false, "use a local control plane without nodes, even as root or when a cluster is configured")
+	keep := flag.Bool("keep", os.Getenv("WAYFABRIC_RUN_KEEP") == "1", "leave the local cluster up when stopped (default from WAYFABRIC_RUN_KEEP=1)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *assets, *version, *local, flag.Args()); err != nil {
+	if err := run(ctx, *assets, *version, *envtestOnly, *keep, flag.Args()); err != nil {
 		fmt.Fprintf(os.Stderr, "make run: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, assets, version string, forceLocal bool, managerArgs []string) error {
+func run(ctx context.Context, assets, version string, envtestOnly, keep bool, managerArgs []string) error {
 	root, err := repoRoot()
 	if err != nil {
 		return err
 	}
 	kubeconfig, configured := configuredKubeconfig()
-	if forceLocal || !configured {
+	if !configured && !envtestOnly {
+		if canRunLocalCluster() {
+			return runOnLocalCluster(ctx, newLocalCluster(root, assets), keep)
+		}
+		fmt.Println("No cluster is configured, and the local single-node Kubernetes needs root on Linux " +
+			"(`sudo make run` gives you the whole mesh with traffic). Starting a control plane without nodes instead.")
+	}
+	if envtestOnly || !configured {
 		cp, err := startLocalControlPlane(ctx, root, assets)
 		if err != nil {
 			return err
@@ -51,6 +67,8 @@ func run(ctx context.Context, assets, version string, forceLocal bool, managerAr
 	}
 	return runManager(ctx, root, version, kubeconfig, managerArgs)
 }
+
+func canRunLocalCluster() bool { return runtime.GOOS == "linux" && os.Geteuid() == 0 }
 
 func rel(root, path string) string {
 	if r, err := filepath.Rel(root, path); err == nil {

@@ -1,7 +1,8 @@
 // Package cluster tests the local single-node cluster of hack/cluster: up.sh
 // brings up a real node, a pod built from a static Go binary runs on it and
 // answers from the host (directly and through a ClusterIP Service served by
-// kube-proxy), projected service-account tokens authenticate, and down.sh
+// kube-proxy), the cluster DNS answers for Services and for nothing outside
+// the cluster, projected service-account tokens authenticate, and down.sh
 // leaves the machine exactly as it found it.
 //
 // It needs root and changes the host's network (a bridge, iptables chains), so
@@ -92,6 +93,7 @@ func TestClusterUpPodDown(t *testing.T) {
 	}
 	t.Run("pod runs and answers from the host", func(t *testing.T) { podAnswers(ctx, t, cs, ns.Name) })
 	t.Run("projected service-account token authenticates", func(t *testing.T) { tokenAuthenticates(ctx, t, cs, ns.Name) })
+	t.Run("cluster DNS resolves Services and nothing else", func(t *testing.T) { dnsResolvesServices(ctx, t, cs) })
 
 	start = time.Now()
 	run(t, root, "hack/cluster/down.sh")
@@ -109,6 +111,33 @@ func TestClusterUpPodDown(t *testing.T) {
 			t.Errorf("machine not restored: %s\n  before: %q\n  after:  %q", k, before[k], after[k])
 		}
 	}
+}
+
+// dnsResolvesServices asks the kube-dns Service (through kube-proxy, as a pod
+// would) for the kubernetes Service's name, and for a name outside the cluster
+// that must not resolve: there is no forwarder, so no query leaves the machine.
+func dnsResolvesServices(ctx context.Context, t *testing.T, cs kubernetes.Interface) {
+	dns, err := cs.CoreV1().Services("kube-system").Get(ctx, "kube-dns", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the cluster DNS Service: %v", err)
+	}
+	api, err := cs.CoreV1().Services("default").Get(ctx, "kubernetes", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, net.JoinHostPort(dns.Spec.ClusterIP, "53"))
+	}}
+	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	addrs, err := r.LookupHost(qctx, "kubernetes.default.svc.cluster.local")
+	if err != nil || len(addrs) != 1 || addrs[0] != api.Spec.ClusterIP {
+		t.Fatalf("kubernetes.default.svc.cluster.local = %v, %v; want [%s]", addrs, err, api.Spec.ClusterIP)
+	}
+	if addrs, err := r.LookupHost(qctx, "example.com"); err == nil {
+		t.Errorf("example.com resolved to %v: the cluster DNS must not forward outside the cluster", addrs)
+	}
+	t.Logf("cluster DNS %s: kubernetes.default.svc.cluster.local = %s", dns.Spec.ClusterIP, addrs[0])
 }
 
 func podAnswers(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns string) {

@@ -42,8 +42,8 @@ var _ = Describe("Wayfabric on the local cluster", Ordered, func() {
 			Expect(err).NotTo(HaveOccurred())
 			mustKubectl("apply", "--server-side", "-f", filepath.Join(strings.TrimSpace(dir), "config", "crd", "standard"))
 
-			By("applying config/default with the local images (test/e2e/config/operator)")
-			manifests, err := run(ctx, "", "go", "tool", "kustomize", "build", filepath.Join(repoRoot, "test", "e2e", "config", "operator"))
+			By("applying config/default with the local images (config/local)")
+			manifests, err := run(ctx, "", "go", "tool", "kustomize", "build", filepath.Join(repoRoot, "config", "local"))
 			Expect(err).NotTo(HaveOccurred())
 			apply(manifests)
 			waitRollout(operatorNS, "deployment/wayfabric-manager", 3*time.Minute)
@@ -103,37 +103,26 @@ var _ = Describe("Wayfabric on the local cluster", Ordered, func() {
 				"pods", pods.Items[0].Name+","+pods.Items[1].Name)
 		})
 
-		It("issues a SPIFFE certificate to a workload pod that presents its projected token", func() {
+		It("issues a SPIFFE certificate to a workload pod that finds the CA by its Service name and presents its projected token", func() {
 			apply(`apiVersion: v1
 kind: ServiceAccount
 metadata: {name: echo}
 `, "-n", meshNS)
 			start := time.Now()
 			logs := runPod(testPod(meshNS, "cert", "cert",
-				"-ca-url=https://"+caClusterIP()+":15012", "-ca-server-name=wayfabric-ca."+operatorNS+".svc"), 2*time.Minute)
+				"-ca-url="+caURL), 2*time.Minute)
 			Expect(logs).To(ContainSubstring("CERT spiffe://cluster.local/ns/" + meshNS + "/sa/echo "))
 			figure("ca-issues-workload-cert", "line", strings.TrimSpace(logs), "podRunToDone", time.Since(start).Round(time.Millisecond))
 		})
 	})
 
 	Context("traffic", func() {
-		var (
-			echoIP, wpIP string
-			shim         *hostsShim
-		)
-		BeforeAll(func() {
-			// No cluster DNS: the waypoints would fail every HBONE handshake
-			// (they cannot reach the CA by name). See hostsshim_test.go.
-			ca := caClusterIP()
-			shim = startHostsShim(kubeletRoot, map[string]string{
-				"wayfabric-ca." + operatorNS + ".svc":               ca,
-				"wayfabric-ca." + operatorNS + ".svc.cluster.local": ca,
-			})
-			DeferCleanup(func() { GinkgoWriter.Printf("hosts shim patched %d pod hosts files\n", shim.Stop()) })
-		})
+		// Waypoint pods reach the mesh CA by its Service name through the
+		// cluster DNS (CoreDNS, hack/cluster/coredns.yaml).
+		var echoIP, wpIP string
 
 		It("runs the echo app and accepts the HTTPRoute that splits the echo Service 80/20", func() {
-			b, err := os.ReadFile(filepath.Join(repoRoot, "test", "e2e", "testdata", "echo-app.yaml"))
+			b, err := os.ReadFile(filepath.Join(repoRoot, "config", "demo", "echo-app.yaml"))
 			Expect(err).NotTo(HaveOccurred())
 			apply(string(b), "-n", meshNS)
 			waitRollout(meshNS, "deployment/echo-a", 2*time.Minute)
@@ -158,7 +147,7 @@ metadata: {name: echo}
 			Expect(s.Sent).To(BeNumerically(">=", rps*int(d/time.Second)*9/10))
 		})
 
-		It("a load pod sends HTTP over HBONE to the Waypoint; the HTTPRoute splits 80/20; zero failed requests (CA name from the e2e hosts shim)", func() {
+		It("a load pod sends HTTP over HBONE to the Waypoint; the HTTPRoute splits 80/20; zero failed requests", func() {
 			const rps, d = 200, 20 * time.Second
 			s := parseSummary(runPod(testPod(meshNS, "load-hbone", loadArgs("http://"+echoIP+":8080/", rps, d,
 				wpIP+":15008", waypointID())...), 2*time.Minute))
@@ -177,7 +166,7 @@ metadata: {name: echo}
 			Expect(share).To(BeNumerically("~", 0.8, 0.05))
 		})
 
-		It("load over HBONE scales the Waypoint out, removing it scales it in, zero failed requests throughout (CA name from the e2e hosts shim)", func() {
+		It("load over HBONE scales the Waypoint out, removing it scales it in, zero failed requests throughout", func() {
 			const target, maxReplicas = 50, 4
 			applyWaypoint(fmt.Sprintf(`  autoscaling:
     horizontal:
@@ -276,7 +265,7 @@ metadata: {name: echo}
 				"the scale-in finished after the base load ended, so it was not under load")
 		})
 
-		It("a Waypoint version change under load completes with zero failed requests (CA name from the e2e hosts shim)", func() {
+		It("a Waypoint version change under load completes with zero failed requests", func() {
 			applyWaypoint("  replicas: 2\n  autoscaling: {horizontal: {enabled: false}}\n")
 			Eventually(func() string {
 				return jsonpath("{.status.readyReplicas}/{.status.replicas}/{.status.version}", "-n", meshNS, "waypoint", waypoint)

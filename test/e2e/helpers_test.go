@@ -193,19 +193,14 @@ func loadArgs(url string, rps int, d time.Duration, hbone, peer string) []string
 	args := []string{"load", "-url=" + url, fmt.Sprintf("-rps=%d", rps), "-duration=" + d.String()}
 	if hbone != "" {
 		args = append(args, "-hbone-proxy="+hbone, "-peer-identity="+peer,
-			"-ca-url=https://"+caClusterIP()+":15012", "-ca-server-name=wayfabric-ca."+operatorNS+".svc")
+			"-ca-url="+caURL)
 	}
 	return args
 }
 
-// caClusterIP is the mesh CA Service's ClusterIP: test pods reach the CA by
-// IP because the local cluster has no DNS.
-func caClusterIP() string {
-	GinkgoHelper()
-	ip := jsonpath("{.spec.clusterIP}", "-n", operatorNS, "service", "wayfabric-ca")
-	Expect(ip).NotTo(BeEmpty())
-	return ip
-}
+// caURL is the mesh CA by its Service name, as the operator hands it to
+// waypoints: test pods resolve it through the cluster DNS.
+const caURL = "https://wayfabric-ca." + operatorNS + ".svc:15012"
 
 // waitRollout waits for `kubectl rollout status`.
 func waitRollout(ns, obj string, timeout time.Duration) {

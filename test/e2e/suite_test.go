@@ -29,7 +29,6 @@ var (
 	kubeconfig   string
 	kubeCacheDir string
 	kubectlPath  string
-	kubeletRoot  string
 )
 
 func TestE2E(t *testing.T) {
@@ -46,7 +45,6 @@ var _ = BeforeSuite(func() {
 	}
 	kubeconfig = filepath.Join(clusterDir, "kubeconfig")
 	kubeCacheDir = filepath.Join(clusterDir, "run", "kubecache")
-	kubeletRoot = filepath.Join(clusterDir, "run", "kubelet")
 	if os.Geteuid() != 0 {
 		Skip("the end-to-end suite needs root (the local cluster does): run `sudo make test-e2e`")
 	}

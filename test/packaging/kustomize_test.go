@@ -18,9 +18,12 @@ import (
 const namespace = "wayfabric-system"
 
 // buildDefault runs `kustomize build config/default` in process, offline.
-func buildDefault(t *testing.T) []*resource.Resource {
+func buildDefault(t *testing.T) []*resource.Resource { t.Helper(); return build(t, "default") }
+
+// build runs `kustomize build config/<name>` in process, offline.
+func build(t *testing.T, name string) []*resource.Resource {
 	t.Helper()
-	dir := filepath.Join(repoRoot(t), "config", "default")
+	dir := filepath.Join(repoRoot(t), "config", name)
 	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
 	if err != nil {
 		t.Fatalf("kustomize build %s: %v", dir, err)
@@ -130,7 +133,7 @@ func find(t *testing.T, objs []*resource.Resource, kind, name string) *resource.
 			return r
 		}
 	}
-	t.Fatalf("kustomize build config/default has no %s %s", kind, name)
+	t.Fatalf("the kustomize build has no %s %s", kind, name)
 	return nil
 }
 

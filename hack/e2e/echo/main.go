@@ -34,7 +34,9 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -202,12 +204,13 @@ type Summary struct {
 
 func load(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
-	target := fs.String("url", "", "URL to request (required); with -hbone-proxy its host:port must be an IP address, the tunnel's target")
+	target := fs.String("url", "", "URL to request (required); with -hbone-proxy its host (a name is resolved through DNS, as an application would) is the tunnel's target")
 	rps := fs.Int("rps", 100, "requests per second")
 	duration := fs.Duration("duration", 10*time.Second, "how long to send")
 	concurrency := fs.Int("concurrency", 64, "maximum requests in flight")
 	timeout := fs.Duration("timeout", 5*time.Second, "per-request timeout")
-	proxy := fs.String("hbone-proxy", "", "HBONE endpoint ip:port (waypoint or ztunnel); empty sends plain HTTP")
+	progress := fs.Duration("progress", 0, "also log a PROGRESS line this often (0: only the SUMMARY at the end)")
+	proxy := fs.String("hbone-proxy", "", "HBONE endpoint host:port (waypoint or ztunnel); empty sends plain HTTP")
 	peer := fs.String("peer-identity", "", "SPIFFE identity the HBONE endpoint must prove")
 	trustDomain := fs.String("trust-domain", "cluster.local", "SPIFFE trust domain of this pod")
 	caURL := fs.String("ca-url", "", "mesh CA URL (with -hbone-proxy)")
@@ -284,12 +287,27 @@ func load(ctx context.Context, args []string) error {
 	defer tick.Stop()
 	begin := time.Now()
 	end := begin.Add(*duration)
+	lastProgress, progressFrom := begin, 0
 loop:
 	for time.Now().Before(end) {
 		select {
 		case <-ctx.Done():
 			break loop
 		case <-tick.C:
+		}
+		if *progress > 0 && time.Since(lastProgress) >= *progress {
+			mu.Lock()
+			window := slices.Clone(lat[progressFrom:])
+			progressFrom = len(lat)
+			f, d := failed, dropped
+			mu.Unlock()
+			slices.Sort(window)
+			p99 := 0.0
+			if len(window) > 0 {
+				p99 = float64(window[max(0, len(window)*99/100-1)].Microseconds()) / 1000
+			}
+			fmt.Printf("PROGRESS sent=%d failed=%d dropped=%d lastInterval={done:%d p99ms:%.1f}\n", sent, f, d, len(window), p99)
+			lastProgress = time.Now()
 		}
 		select {
 		case slots <- struct{}{}:
@@ -333,7 +351,7 @@ loop:
 // from the mesh CA.
 func hboneDialer(ctx context.Context, proxy, peer, trustDomain, caURL, caServerName, rootCert, tokenFile string) (
 	func(ctx context.Context, network, addr string) (net.Conn, error), func(), error) {
-	proxyAddr, err := netip.ParseAddrPort(proxy)
+	proxyAddr, err := resolveAddrPort(ctx, proxy)
 	if err != nil {
 		return nil, nil, fmt.Errorf("-hbone-proxy: %w", err)
 	}
@@ -351,11 +369,32 @@ func hboneDialer(ctx context.Context, proxy, peer, trustDomain, caURL, caServerN
 		return nil, nil, err
 	}
 	dial := func(ctx context.Context, _, addr string) (net.Conn, error) {
-		t, err := netip.ParseAddrPort(addr)
+		t, err := resolveAddrPort(ctx, addr)
 		if err != nil {
-			return nil, fmt.Errorf("HBONE target %q must be ip:port: %w", addr, err)
+			return nil, fmt.Errorf("HBONE target: %w", err)
 		}
 		return cli.Dial(ctx, hbone.DialRequest{Target: t, Proxy: proxyAddr, SourceIdentity: self, PeerIdentity: peerID})
 	}
 	return dial, func() { cli.Close(); certs.Close() }, nil
+}
+
+// resolveAddrPort turns host:port into ip:port, looking a name up the way an
+// application would before connecting (a ztunnel sees only the address).
+func resolveAddrPort(ctx context.Context, hostport string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(hostport); err == nil {
+		return ap, nil
+	}
+	host, portStr, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("%q: %w", hostport, err)
+	}
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("%q: bad port: %w", hostport, err)
+	}
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("resolving %q: %w", host, err)
+	}
+	return netip.AddrPortFrom(ips[0].Unmap(), uint16(port)), nil
 }

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// localCluster is the real single-node Kubernetes of hack/cluster, with the
+// operator running in it as a pod: what `make run` gives a newcomer as root.
+type localCluster struct {
+	root       string
+	kubectl    string
+	kubeconfig string
+	cacheDir   string
+}
+
+func newLocalCluster(root, assets string) *localCluster {
+	dir := filepath.Join(root, "bin", "cluster")
+	return &localCluster{
+		root:       root,
+		kubectl:    filepath.Join(assets, "kubectl"),
+		kubeconfig: filepath.Join(dir, "kubeconfig"),
+		cacheDir:   filepath.Join(dir, "run", "kubecache"),
+	}
+}
+
+// runOnLocalCluster brings the local cluster up, deploys the operator from
+// config/local, the samples and the demo mesh of config/demo, then follows
+// `kubectl get waypoints -A -w` until ctx ends. The cluster is torn down at
+// the end unless keep is set.
+func runOnLocalCluster(ctx context.Context, lc *localCluster, keep bool) (err error) {
+	fmt.Println("No cluster is configured: starting the local single-node Kubernetes (hack/cluster, needs root).")
+	if err := lc.script(ctx, "hack/cluster/up.sh"); err != nil {
+		return fmt.Errorf("starting the local cluster: %w (logs: bin/cluster/logs)", err)
+	}
+	defer func() {
+		if keep {
+			fmt.Println("\nWAYFABRIC_RUN_KEEP=1: the cluster stays up; stop it with `make cluster-down`.")
+			return
+		}
+		fmt.Println("\nstopping the local cluster (make cluster-down)")
+		if derr := lc.down(); derr != nil && err == nil {
+			err = derr
+		}
+	}()
+	steps := []struct {
+		what string
+		do   func(context.Context) error
+	}{
+		{"building and importing the images (hack/e2e/images.sh)", func(ctx context.Context) error {
+			return lc.script(ctx, "hack/e2e/images.sh")
+		}},
+		{"installing the Gateway API CRDs (standard channel)", lc.installGatewayAPI},
+		{"deploying the operator (config/local: config/default with the local images)", func(ctx context.Context) error {
+			if err := lc.applyKustomization(ctx, "config/local"); err != nil {
+				return err
+			}
+			_, err := lc.kubectlOut(ctx, "-n", OperatorNamespace, "rollout", "status", "deployment/wayfabric-manager", "--timeout=3m")
+			return err
+		}},
+		{"applying the Waypoint samples (config/samples)", lc.applyWaypointSamples},
+		{"applying the demo mesh (config/demo: echo app, HTTPRoute 80/20, autoscaled Waypoint, load over HBONE)", func(ctx context.Context) error {
+			return lc.applyKustomization(ctx, "config/demo")
+		}},
+	}
+	for _, s := range steps {
+		fmt.Printf("\n== %s\n", s.what)
+		if err := s.do(ctx); err != nil {
+			return fmt.Errorf("%s: %w", s.what, err)
+		}
+	}
+	kubectl := rel(lc.root, lc.kubectl)
+	fmt.Printf(`
+The mesh is up. In another shell:
+
+  export KUBECONFIG=%s KUBECACHEDIR=%s
+  %s get waypoints -A -w
+  %s -n demo logs deployment/load -f                     # requests, failures, p99 every 10 s
+  %s -n demo scale deployment/load --replicas=6          # 150 req/s: the demo Waypoint scales out
+  %s -n demo scale deployment/load --replicas=1          # 25 req/s: and back in
+
+The ZtunnelConfig sample is not applied: the ztunnel binary does not exist yet.
+Ctrl-C stops everything (WAYFABRIC_RUN_KEEP=1 keeps the cluster up). Watching the Waypoints:
+
+`, rel(lc.root, lc.kubeconfig), rel(lc.root, lc.cacheDir), kubectl, kubectl, kubectl, kubectl)
+	watch := lc.command(ctx, "get", "waypoints", "-A", "-w")
+	watch.Stdout, watch.Stderr = os.Stdout, os.Stderr
+	if err := watch.Run(); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("watching the Waypoints: %w", err)
+	}
+	return nil
+}
+
+func (lc *localCluster) installGatewayAPI(ctx context.Context) error {
+	dir, err := output(exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api"), lc.root)
+	if err != nil {
+		return err
+	}
+	_, err = lc.kubectlOut(ctx, "apply", "--server-side", "-f", filepath.Join(strings.TrimSpace(dir), "config", "crd", "standard"))
+	return err
+}
+
+// applyWaypointSamples applies every sample but the ZtunnelConfig, whose
+// DaemonSet would wait forever for an image that is not built yet.
+func (lc *localCluster) applyWaypointSamples(ctx context.Context) error {
+	for _, f := range []string{"mesh_v1alpha1_waypoint.yaml", "mesh_v1alpha1_waypoint_fixed.yaml"} {
+		if _, err := lc.kubectlOut(ctx, "apply", "--server-side", "-f", filepath.Join(lc.root, "config", "samples", f)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (lc *localCluster) applyKustomization(ctx context.Context, dir string) error {
+	manifests, err := output(exec.CommandContext(ctx, "go", "tool", "kustomize", "build", dir), lc.root)
+	if err != nil {
+		return err
+	}
+	cmd := lc.command(ctx, "apply", "--server-side", "-f", "-")
+	cmd.Stdin = strings.NewReader(manifests)
+	_, err = output(cmd, lc.root)
+	return err
+}
+
+// script runs a hack/ script with its output shown.
+func (lc *localCluster) script(ctx context.Context, path string) error {
+	cmd := exec.CommandContext(ctx, filepath.Join(lc.root, path))
+	cmd.Dir, cmd.Stdout, cmd.Stderr = lc.root, os.Stdout, os.Stderr
+	return cmd.Run()
+}
+
+// down runs hack/cluster/down.sh in its own process group, so that a second
+// Ctrl-C cannot leave the machine half restored.
+func (lc *localCluster) down() error {
+	cmd := exec.Command(filepath.Join(lc.root, "hack", "cluster", "down.sh"))
+	cmd.Dir, cmd.Stdout, cmd.Stderr = lc.root, os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("stopping the local cluster: %w; run `make cluster-down`", err)
+	}
+	return nil
+}
+
+func (lc *localCluster) command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, lc.kubectl, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+lc.kubeconfig, "KUBECACHEDIR="+lc.cacheDir)
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+func (lc *localCluster) kubectlOut(ctx context.Context, args ...string) (string, error) {
+	out, err := output(lc.command(ctx, args...), lc.root)
+	if err == nil {
+		fmt.Print(out)
+	}
+	return out, err
+}
+
+// output runs cmd in dir and returns its stdout; a failure carries stderr.
+func output(cmd *exec.Cmd, dir string) (string, error) {
+	var stdout, stderr bytes.Buffer
+	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
