@@ -2,6 +2,7 @@ package packaging
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -72,6 +73,11 @@ func TestDemoMeshIsSelfConsistent(t *testing.T) {
 			}
 			if len(c.Args) == 0 || c.Args[0] != "load" {
 				continue
+			}
+			for _, env := range []string{"POD_NAMESPACE", "SERVICE_ACCOUNT"} { // echo load's own identity
+				if !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == env && e.ValueFrom != nil }) {
+					t.Errorf("%s: load container has no %s from the downward API", d.Name, env)
+				}
 			}
 			args := strings.Join(c.Args, " ")
 			for _, w := range wantArgs {
