@@ -78,6 +78,9 @@ func TestLoaderFollowsTheAPI(t *testing.T) {
 			AddressType: discoveryv1.AddressTypeIPv4, Ports: []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](8080)}},
 			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.1.0.2"}}}},
 	)
+	// The fake discovery serves what it is told: the Gateway API, here.
+	kube.Resources = []*metav1.APIResourceList{{GroupVersion: "gateway.networking.k8s.io/v1",
+		APIResources: []metav1.APIResource{{Name: "httproutes"}, {Name: "referencegrants"}}}}
 	gw := gwfake.NewSimpleClientset()
 	var current atomic.Pointer[routing.Table]
 	var applied atomic.Int64

@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"net/netip"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
@@ -118,6 +120,99 @@ func TestLoaderAgainstAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually("v2 endpoints gone → 503", func() bool { return decide("/x").Status == 503 })
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+// TestLoaderWaitsForTheGatewayAPI starts the loader on an API server without
+// the Gateway API CRDs: it still publishes tables (Services, no routes), and
+// applies HTTPRoutes once the CRDs are installed, without a restart.
+func TestLoaderWaitsForTheGatewayAPI(t *testing.T) {
+	if _, err := testenv.AssetsDir(); err != nil {
+		t.Skip(err.Error())
+	}
+	env, err := testenv.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gatewayCRDs := env.CRDDirectoryPaths[1:]
+	env.CRDDirectoryPaths = env.CRDDirectoryPaths[:1] // Wayfabric's own only
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	kube := kubernetes.NewForConfigOrDie(cfg)
+	gw := gwclient.NewForConfigOrDie(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "app",
+		Labels: map[string]string{routing.LabelUseWaypoint: "wp", routing.LabelDataplane: routing.DataplaneAmbient}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var vips []netip.AddrPort
+	for _, name := range []string{"web", "v2"} {
+		s, err := kube.CoreV1().Services("app").Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		vips = append(vips, netip.AddrPortFrom(netip.MustParseAddr(s.Spec.ClusterIP), 80))
+		if _, err := kube.DiscoveryV1().EndpointSlices("app").Create(ctx, &discoveryv1.EndpointSlice{
+			ObjectMeta:  metav1.ObjectMeta{Name: name + "-1", Labels: map[string]string{discoveryv1.LabelServiceName: name}},
+			AddressType: discoveryv1.AddressTypeIPv4, Ports: []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](8080)}},
+			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{fmt.Sprintf("10.1.0.%d", len(vips))}}},
+		}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var current atomic.Pointer[routing.Table]
+	l := &Loader{Waypoint: wp, Kube: kube, Gateway: gw, Debounce: 20 * time.Millisecond, GatewayAPIPoll: 100 * time.Millisecond, Apply: current.Store}
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	backendOf := func(path string) string {
+		d := current.Load().Lookup(vips[0])
+		if d == nil {
+			return "no destination"
+		}
+		if dec := d.Decide(httptest.NewRequest("GET", path, nil), 0); dec.Backend != nil {
+			return dec.Backend.Backend.Label()
+		}
+		return "no backend"
+	}
+	eventually := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for current.Load() == nil || !cond() {
+			select {
+			case err := <-done:
+				t.Fatalf("Run ended while waiting for %s: %v", what, err)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	eventually("a table without the Gateway API: web routes to itself", func() bool { return backendOf("/") == "app/web:80" })
+
+	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: gatewayCRDs, ErrorIfPathMissing: true}); err != nil {
+		t.Fatal(err)
+	}
+	r := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: "to-v2", Namespace: "app"}, Spec: gwv1.HTTPRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Group: ptr.To[gwv1.Group](""), Kind: ptr.To[gwv1.Kind]("Service"), Name: "web"}}},
+		Rules:           []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "v2", Port: ptr.To[int32](80)}}}}}},
+	}}
+	if _, err := gw.GatewayV1().HTTPRoutes("app").Create(ctx, r, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually("the HTTPRoute applied once the CRDs exist", func() bool { return backendOf("/") == "app/v2:80" })
 
 	cancel()
 	if err := <-done; err != nil {
