@@ -75,8 +75,9 @@ type WaypointSpec struct {
 	// +optional
 	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
 
-	// TopologySpreadConstraints replace the default spread (across nodes and
-	// zones, ScheduleAnyway).
+	// TopologySpreadConstraints replace the default placement: a
+	// ScheduleAnyway spread across nodes plus a preferred anti-affinity
+	// across zones (ignored where nodes have no zone label).
 	// +kubebuilder:validation:MaxItems=8
 	// +optional
 	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`

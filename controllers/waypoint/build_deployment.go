@@ -79,6 +79,7 @@ func podSpec(wp *meshv1alpha1.Waypoint, in DeploymentInput) corev1.PodSpec {
 		NodeSelector:                  wp.Spec.NodeSelector,
 		Tolerations:                   wp.Spec.Tolerations,
 		TopologySpreadConstraints:     topologySpread(wp),
+		Affinity:                      zoneAntiAffinity(wp),
 		SecurityContext: &corev1.PodSecurityContext{
 			RunAsNonRoot:   new(true),
 			RunAsUser:      new(int64(nonRootID)),
@@ -173,19 +174,41 @@ func env(res corev1.ResourceRequirements) []corev1.EnvVar {
 	return out
 }
 
-// topologySpread spreads replicas across nodes and zones without blocking
-// scheduling; matchLabelKeys scopes the spread to one ReplicaSet so a
-// rollout's new pods spread too. spec.topologySpreadConstraints replace it.
+// topologySpread spreads replicas across nodes without blocking scheduling;
+// matchLabelKeys scopes the spread to one ReplicaSet so a rollout's new pods
+// spread too. spec.topologySpreadConstraints replace it.
+//
+// Zones are not a spread constraint: the scheduler scores soft spread
+// constraints only on nodes that carry every constraint's key, so on a
+// cluster without zone labels a zone constraint silently turned off the
+// node spread too (measured on kwok nodes: every replica on one node).
 func topologySpread(wp *meshv1alpha1.Waypoint) []corev1.TopologySpreadConstraint {
 	if len(wp.Spec.TopologySpreadConstraints) > 0 {
 		return wp.Spec.TopologySpreadConstraints
 	}
-	spread := func(key string) corev1.TopologySpreadConstraint {
-		return corev1.TopologySpreadConstraint{
-			MaxSkew: 1, TopologyKey: key, WhenUnsatisfiable: corev1.ScheduleAnyway,
-			LabelSelector:  &metav1.LabelSelector{MatchLabels: selectorLabels(wp)},
-			MatchLabelKeys: []string{"pod-template-hash"},
-		}
+	return []corev1.TopologySpreadConstraint{{
+		MaxSkew: 1, TopologyKey: corev1.LabelHostname, WhenUnsatisfiable: corev1.ScheduleAnyway,
+		LabelSelector:  &metav1.LabelSelector{MatchLabels: selectorLabels(wp)},
+		MatchLabelKeys: []string{"pod-template-hash"},
+	}}
+}
+
+// zoneAntiAffinity prefers zones with fewer replicas of the same ReplicaSet:
+// it balances replicas across zones where nodes have zone labels and is
+// ignored where they have none. Off when spec.topologySpreadConstraints is
+// set, so the user's placement is the only one.
+func zoneAntiAffinity(wp *meshv1alpha1.Waypoint) *corev1.Affinity {
+	if len(wp.Spec.TopologySpreadConstraints) > 0 {
+		return nil
 	}
-	return []corev1.TopologySpreadConstraint{spread(corev1.LabelHostname), spread(corev1.LabelTopologyZone)}
+	return &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+		PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+			Weight: 100,
+			PodAffinityTerm: corev1.PodAffinityTerm{
+				TopologyKey:    corev1.LabelTopologyZone,
+				LabelSelector:  &metav1.LabelSelector{MatchLabels: selectorLabels(wp)},
+				MatchLabelKeys: []string{"pod-template-hash"},
+			},
+		}},
+	}}
 }

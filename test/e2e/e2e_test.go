@@ -378,14 +378,29 @@ spec:
 			var podList corev1.PodList
 			Expect(getJSON(&podList, "pods", "-A", "-l", "app.kubernetes.io/name=waypoint", "--field-selector=status.phase=Running")).To(Succeed())
 			used := map[string]bool{}
+			nodesOf := map[string]map[string]bool{} // Waypoint -> the nodes of its pods
 			for _, p := range podList.Items {
 				if strings.HasPrefix(p.Namespace, "e2e-scale-") {
 					Expect(p.Spec.NodeName).To(HavePrefix("kwok-node-"))
 					used[p.Spec.NodeName] = true
+					wp := p.Namespace + "/" + p.Labels["mesh.wayfabric.io/waypoint"]
+					if nodesOf[wp] == nil {
+						nodesOf[wp] = map[string]bool{}
+					}
+					nodesOf[wp][p.Spec.NodeName] = true
+				}
+			}
+			var sharing []string
+			for wp, nodes := range nodesOf {
+				if len(nodes) < replicas {
+					sharing = append(sharing, wp)
 				}
 			}
 			figure("kwok-waypoints-converge", "waypoints", want, "readyPods", pods, "kwokNodes", kwokNodes,
-				"nodesUsed", len(used), "applyTook", applied.Round(time.Millisecond), "allReadyAfter", took.Round(time.Millisecond))
+				"nodesUsed", len(used), "waypointsWithReplicasSharingANode", len(sharing),
+				"applyTook", applied.Round(time.Millisecond), "allReadyAfter", took.Round(time.Millisecond))
+			By("the default spread puts each Waypoint's replicas on different nodes (the fake nodes have no zone label)")
+			Expect(sharing).To(BeEmpty(), "Waypoints whose replicas share a node")
 		})
 
 		It("a ZtunnelConfig's DaemonSet converges on every fake node (no container runs there)", func() {
