@@ -30,6 +30,9 @@ type Options struct {
 	Namespace string
 	// AutoscalerInterval is how often every waypoint's load is collected (0: 1 s).
 	AutoscalerInterval time.Duration
+	// GatewayAPIPoll is how often to look for the Gateway API CRDs while
+	// they are not installed (0: 30 s).
+	GatewayAPIPoll time.Duration
 }
 
 // OperatorNamespace resolves the operator's namespace: ns, else
@@ -65,17 +68,9 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	if err := autoscaling.Setup(mgr, autoscaling.Options{Interval: o.AutoscalerInterval}, collector.HTTPOptions{}); err != nil {
 		return fmt.Errorf("setting up the waypoint autoscaler: %w", err)
 	}
-	missing, err := gateway.MissingKinds(mgr.GetRESTMapper())
-	if err != nil {
-		return fmt.Errorf("checking for the Gateway API CRDs: %w", err)
-	}
-	if len(missing) > 0 {
-		// Waypoints and ztunnels work without Gateway API; say so instead of crash-looping.
-		mgr.GetLogger().Info("Gateway API support is off: the cluster does not serve these kinds; install the "+
-			"Gateway API standard CRDs and restart the manager to turn it on", "missingKinds", missing)
-		return nil
-	}
-	if err := gateway.Setup(mgr); err != nil {
+	// Waypoints and ztunnels work without Gateway API: its controllers start
+	// whenever its CRDs are served, now or later.
+	if err := gateway.SetupWhenInstalled(mgr, o.GatewayAPIPoll); err != nil {
 		return fmt.Errorf("setting up the Gateway API controllers: %w", err)
 	}
 	return nil

@@ -307,6 +307,95 @@ metadata: {name: echo}
 			Expect(start.Add(oldGone).Before(s.Start.Add(time.Duration(s.DurationS*float64(time.Second))))).To(BeTrue(),
 				"the old pods exited after the load ended, so the drain was not under load")
 		})
+
+		It("InPlace vertical autoscaling resizes the running waypoint pods under load: same pods, no restart, zero failed requests", func() {
+			// Requests far below what the load costs, so the recommender's lower
+			// bound passes them within a minute or two of history.
+			const spec = `  replicas: 2
+  resources:
+    requests: {cpu: 1m, memory: 4Mi}
+    limits: {memory: 256Mi}
+  autoscaling:
+    horizontal: {enabled: false}
+    vertical:
+      mode: InPlace
+      minAllowed: {cpu: 1m, memory: 4Mi}
+      maxAllowed: {cpu: 500m, memory: 256Mi}
+      minInterval: 1m
+`
+			applyWaypointVersion(nextVersion, spec)
+			waitRollout(meshNS, "deployment/"+waypoint, 3*time.Minute)
+			type podState struct {
+				uid                  string
+				restarts             int32
+				specCPU, specMemory  string
+				actualCPU, actualMem string
+				resizing             bool
+			}
+			podStates := func() map[string]podState {
+				var pods corev1.PodList
+				Expect(getJSON(&pods, "-n", meshNS, "pods", "-l", "mesh.wayfabric.io/waypoint="+waypoint)).To(Succeed())
+				out := map[string]podState{}
+				for _, p := range pods.Items {
+					if p.DeletionTimestamp != nil || len(p.Status.ContainerStatuses) == 0 {
+						continue
+					}
+					req, cs := p.Spec.Containers[0].Resources.Requests, p.Status.ContainerStatuses[0]
+					st := podState{uid: string(p.UID), restarts: cs.RestartCount, specCPU: req.Cpu().String(), specMemory: req.Memory().String()}
+					if cs.Resources != nil {
+						st.actualCPU, st.actualMem = cs.Resources.Requests.Cpu().String(), cs.Resources.Requests.Memory().String()
+					}
+					for _, c := range p.Status.Conditions {
+						st.resizing = st.resizing || c.Type == corev1.PodResizePending || c.Type == corev1.PodResizeInProgress
+					}
+					out[p.Name] = st
+				}
+				return out
+			}
+			var before map[string]podState
+			Eventually(func() int { before = podStates(); return len(before) }).
+				WithTimeout(2*time.Minute).WithPolling(500*time.Millisecond).Should(Equal(2), "old pods still draining")
+			for name, st := range before {
+				Expect(st.specCPU).To(Equal("1m"), name)
+			}
+
+			load := testPod(meshNS, "load-resize", loadArgs("http://"+echoIP+":8080/", 200, 150*time.Second, wpIP+":15008", waypointID())...)
+			startPod(load)
+			start := time.Now()
+			By("both pods are resized in place: spec and the kubelet's actual requests agree, above the 1m/4Mi start")
+			var after map[string]podState
+			Eventually(func() bool {
+				after = podStates()
+				if len(after) != 2 {
+					return false
+				}
+				for _, st := range after {
+					if st.specCPU == "1m" || st.resizing || st.actualCPU != st.specCPU || st.actualMem != st.specMemory {
+						return false
+					}
+				}
+				return true
+			}).WithTimeout(150*time.Second).WithPolling(time.Second).Should(BeTrue(), "pods: %+v", after)
+			resizedAfter := time.Since(start)
+			for name, st := range after {
+				Expect(before).To(HaveKey(name), "pod %s was replaced, not resized", name)
+				Expect(st.uid).To(Equal(before[name].uid))
+				Expect(st.restarts).To(BeZero(), "pod %s restarted", name)
+			}
+			events := jsonpath("{range .items[*]}{.reason} {end}", "-n", meshNS, "events",
+				"--field-selector", "involvedObject.kind=Waypoint,involvedObject.name="+waypoint)
+			Expect(events).To(ContainSubstring("Resized"))
+			s := parseSummary(waitPod(load, 3*time.Minute))
+			var sample podState
+			for _, st := range after {
+				sample = st
+			}
+			figure("waypoint-inplace-resize", "from", "1m/4Mi", "to", sample.specCPU+"/"+sample.specMemory,
+				"resizedAfterLoadStart", resizedAfter.Round(time.Second), "podsReplaced", 0, "restarts", 0,
+				"sent", s.Sent, "failed", s.Failed, "dropped", s.Dropped, "p99ms", s.P99Ms, "maxms", s.MaxMs)
+			Expect(s.Failed).To(BeZero(), "errors: %v", s.ErrorSample)
+			Expect(s.Dropped).To(BeZero())
+		})
 	})
 
 	Context("ztunnel", func() {
