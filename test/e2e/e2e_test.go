@@ -382,9 +382,11 @@ metadata: {name: echo}
 				Expect(st.uid).To(Equal(before[name].uid))
 				Expect(st.restarts).To(BeZero(), "pod %s restarted", name)
 			}
-			events := jsonpath("{range .items[*]}{.reason} {end}", "-n", meshNS, "events",
-				"--field-selector", "involvedObject.kind=Waypoint,involvedObject.name="+waypoint)
-			Expect(events).To(ContainSubstring("Resized"))
+			By("the autoscaler reports the finished run as a Resized event")
+			Eventually(func() string {
+				return jsonpath("{range .items[*]}{.reason} {end}", "-n", meshNS, "events",
+					"--field-selector", "involvedObject.kind=Waypoint,involvedObject.name="+waypoint)
+			}).WithTimeout(30 * time.Second).WithPolling(time.Second).Should(ContainSubstring("Resized"))
 			s := parseSummary(waitPod(load, 3*time.Minute))
 			var sample podState
 			for _, st := range after {
