@@ -79,8 +79,10 @@ func TestLoaderFollowsTheAPI(t *testing.T) {
 			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.1.0.2"}}}},
 	)
 	// The fake discovery serves what it is told: the Gateway API, here.
-	kube.Resources = []*metav1.APIResourceList{{GroupVersion: "gateway.networking.k8s.io/v1",
-		APIResources: []metav1.APIResource{{Name: "httproutes"}, {Name: "referencegrants"}}}}
+	kube.Resources = []*metav1.APIResourceList{
+		{GroupVersion: "gateway.networking.k8s.io/v1", APIResources: []metav1.APIResource{{Name: "httproutes"}}},
+		{GroupVersion: "gateway.networking.k8s.io/v1beta1", APIResources: []metav1.APIResource{{Name: "referencegrants"}}},
+	}
 	gw := gwfake.NewSimpleClientset()
 	var current atomic.Pointer[routing.Table]
 	var applied atomic.Int64

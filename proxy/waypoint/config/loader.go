@@ -10,22 +10,18 @@ package config
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
-	gwinformers "sigs.k8s.io/gateway-api/pkg/client/informers/externalversions"
 
 	"github.com/go-logr/logr"
 
@@ -91,31 +87,16 @@ func (l *Loader) Run(ctx context.Context) error {
 
 	// Routes and grants come from the Gateway API, which may be installed
 	// later than the waypoint: until then the table has no routes.
-	var gw atomic.Pointer[gatewayListers]
-	gw.Store(&gatewayListers{route: noObjects[*gwv1.HTTPRoute], grant: noObjects[*gwv1.ReferenceGrant]})
-	watchGateway := func() error {
-		gl, err := l.startGatewayInformers(ctx, notify)
-		if err != nil {
-			return err
-		}
-		gw.Store(gl)
-		poke(changed)
-		return nil
-	}
-	if served, err := gatewayAPIServed(l.Kube.Discovery()); served {
-		if err := watchGateway(); err != nil {
-			return err
-		}
-	} else {
-		l.Log.Info("Gateway API CRDs not installed: serving Services without HTTPRoutes; will watch routes once they are",
-			"lookupError", errString(err), "poll", l.GatewayAPIPoll)
-		go l.awaitGatewayAPI(ctx, watchGateway)
+	gw := &gatewaySource{Loader: l}
+	err := gw.start(ctx, notify, func() { poke(changed) })
+	defer gw.stop()
+	if err != nil {
+		return err
 	}
 
 	listers := listerSet{
 		svc: svcs.Lister().List, slice: slices.Lister().List, ns: nss.Lister().List, pod: pods.Lister().List,
-		route: func(s labels.Selector) ([]*gwv1.HTTPRoute, error) { return gw.Load().route(s) },
-		grant: func(s labels.Selector) ([]*gwv1.ReferenceGrant, error) { return gw.Load().grant(s) },
+		route: gw.routes, grant: gw.grants,
 	}
 	var lastSkipped map[routing.Skipped]bool
 	publish := func() {
@@ -151,80 +132,6 @@ func (l *Loader) Run(ctx context.Context) error {
 		}
 		publish()
 	}
-}
-
-type gatewayListers struct {
-	route func(labels.Selector) ([]*gwv1.HTTPRoute, error)
-	grant func(labels.Selector) ([]*gwv1.ReferenceGrant, error)
-}
-
-func noObjects[T any](labels.Selector) ([]T, error) { return nil, nil }
-
-// startGatewayInformers watches HTTPRoutes and ReferenceGrants until ctx
-// ends and returns their listers once synced.
-func (l *Loader) startGatewayInformers(ctx context.Context, notify cache.ResourceEventHandler) (*gatewayListers, error) {
-	gf := gwinformers.NewSharedInformerFactory(l.Gateway, 0)
-	routes := gf.Gateway().V1().HTTPRoutes()
-	grants := gf.Gateway().V1().ReferenceGrants()
-	for _, inf := range []cache.SharedIndexInformer{routes.Informer(), grants.Informer()} {
-		if _, err := inf.AddEventHandler(notify); err != nil {
-			return nil, err
-		}
-	}
-	gf.Start(ctx.Done())
-	context.AfterFunc(ctx, gf.Shutdown)
-	for typ, ok := range gf.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			return nil, fmt.Errorf("cache for %v did not sync", typ)
-		}
-	}
-	return &gatewayListers{route: routes.Lister().List, grant: grants.Lister().List}, nil
-}
-
-// awaitGatewayAPI polls discovery until the Gateway API is served, then
-// starts watching it.
-func (l *Loader) awaitGatewayAPI(ctx context.Context, watch func() error) {
-	t := time.NewTicker(l.GatewayAPIPoll)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if served, _ := gatewayAPIServed(l.Kube.Discovery()); !served {
-			continue
-		}
-		l.Log.Info("Gateway API CRDs installed: watching HTTPRoutes and ReferenceGrants")
-		if err := watch(); err != nil && ctx.Err() == nil {
-			l.Log.Error(err, "watching the Gateway API; HTTPRoutes stay unapplied")
-		}
-		return
-	}
-}
-
-// gatewayAPIServed reports whether the API server serves the HTTPRoutes and
-// ReferenceGrants of gateway.networking.k8s.io/v1.
-func gatewayAPIServed(d discovery.DiscoveryInterface) (bool, error) {
-	list, err := d.ServerResourcesForGroupVersion(gwv1.GroupVersion.String())
-	if err != nil {
-		if apierrors.IsNotFound(err) {
-			return false, nil
-		}
-		return false, err
-	}
-	have := map[string]bool{}
-	for _, r := range list.APIResources {
-		have[r.Name] = true
-	}
-	return have["httproutes"] && have["referencegrants"], nil
-}
-
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }
 
 func poke(ch chan struct{}) {
