@@ -24,12 +24,10 @@ func TestGatewayAPITurnsOnWhenInstalled(t *testing.T) {
 	if _, err := testenv.AssetsDir(); err != nil {
 		t.Skip(err.Error())
 	}
-	env, err := testenv.New()
+	env, gatewayCRDs, err := testenv.NewWithoutGatewayAPI()
 	if err != nil {
 		t.Fatal(err)
 	}
-	gatewayCRDs := env.CRDDirectoryPaths[1:]
-	env.CRDDirectoryPaths = env.CRDDirectoryPaths[:1] // Wayfabric's own only
 	cfg, err := env.Start()
 	if err != nil {
 		t.Fatal(err)
@@ -44,17 +42,19 @@ func TestGatewayAPITurnsOnWhenInstalled(t *testing.T) {
 		t.Fatalf("SetupWhenInstalled without the CRDs: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
+	done := make(chan struct{})
+	var mgrErr error
+	go func() { defer close(done); mgrErr = mgr.Start(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
+		<-done
+		if mgrErr != nil {
+			t.Errorf("manager: %v", mgrErr)
 		}
 	})
 
 	time.Sleep(time.Second) // the manager runs a while without Gateway API
-	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: gatewayCRDs, ErrorIfPathMissing: true}); err != nil {
+	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: []string{gatewayCRDs}, ErrorIfPathMissing: true}); err != nil {
 		t.Fatal(err)
 	}
 	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
@@ -69,8 +69,8 @@ func TestGatewayAPITurnsOnWhenInstalled(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {
-		case err := <-done:
-			t.Fatalf("the manager stopped: %v", err)
+		case <-done:
+			t.Fatalf("the manager stopped: %v", mgrErr)
 		default:
 		}
 		if err := c.Get(ctx, client.ObjectKeyFromObject(gc), gc); err == nil &&

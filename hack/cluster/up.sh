@@ -21,7 +21,8 @@ cluster_up() {
   for p in etcd kube-apiserver containerd kube-controller-manager kube-scheduler kubelet kube-proxy "$STATE"/pids/*; do
     pid_alive "$(basename "$p")" || return 1
   done
-  kubectl_ get --raw /readyz >/dev/null 2>&1
+  kubectl_ get --raw /readyz >/dev/null 2>&1 &&
+    kubectl_ -n kube-system rollout status deployment/coredns --timeout=5s >/dev/null 2>&1 # cluster DNS too
 }
 if [[ -d $STATE ]]; then
   if cluster_up; then
@@ -53,10 +54,12 @@ mkdir -p "$LOGS" "$IMAGES" "$TOOLS"
 K8S_VERSION="$K8S_VERSION" nice -n 19 "$ROOT/hack/build-k8s.sh" \
   etcd kube-apiserver kubectl kube-controller-manager kube-scheduler kubelet kube-proxy
 
-# Rebuild a Go helper only when its sources changed.
+# Rebuild a Go helper only when its sources changed (or, for one built in
+# the main module, its go.mod).
 stale() { # OUT SRC_DIR...
   local out=$1; shift
-  [[ ! -e $out ]] || [[ -n "$(find "$@" -newer "$out" -print -quit)" ]] || [[ -n "$(find "$ROOT/go.mod" -newer "$out" -print -quit)" ]]
+  [[ ! -e $out ]] || [[ -n "$(find "$@" -newer "$out" -print -quit)" ]] ||
+    { [[ ! -f $1/go.mod ]] && [[ -n "$(find "$ROOT/go.mod" -newer "$out" -print -quit)" ]]; }
 }
 src="$ROOT/hack/cluster"
 if stale "$TOOLS/tool" "$src/tool"; then

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/wayfabric/wayfabric/test/testenv"
 )
 
 // localCluster is the real single-node Kubernetes of hack/cluster, with the
@@ -36,13 +38,21 @@ func newLocalCluster(root, assets string) *localCluster {
 // `kubectl get waypoints -A -w` until ctx ends. The cluster is torn down at
 // the end unless keep is set.
 func runOnLocalCluster(ctx context.Context, lc *localCluster, keep bool) (err error) {
-	fmt.Println("No cluster is configured: starting the local single-node Kubernetes (hack/cluster, needs root).")
-	if err := lc.script(ctx, "hack/cluster/up.sh"); err != nil {
-		return fmt.Errorf("starting the local cluster: %w (logs: bin/cluster/logs)", err)
+	if lc.isUp(ctx) {
+		// Someone else's cluster (make cluster-up, an earlier run kept up):
+		// use it, and leave it as it was found.
+		fmt.Println("No cluster is configured; the local cluster is already up: using it, and leaving it up.")
+		keep = true
+	} else {
+		fmt.Println("No cluster is configured: starting the local single-node Kubernetes (hack/cluster, needs root).")
+		// On failure or Ctrl-C, up.sh undoes what it started itself.
+		if err := lc.script(ctx, "hack/cluster/up.sh"); err != nil {
+			return fmt.Errorf("starting the local cluster: %w (logs: bin/cluster/logs)", err)
+		}
 	}
 	defer func() {
 		if keep {
-			fmt.Println("\nWAYFABRIC_RUN_KEEP=1: the cluster stays up; stop it with `make cluster-down`.")
+			fmt.Println("\nThe cluster stays up; stop it with `make cluster-down`.")
 			return
 		}
 		fmt.Println("\nstopping the local cluster (make cluster-down)")
@@ -87,23 +97,53 @@ The mesh is up. In another shell:
   %s -n demo scale deployment/load --replicas=1          # 25 req/s: and back in
 
 The ZtunnelConfig sample is not applied: the ztunnel binary does not exist yet.
-Ctrl-C stops everything (WAYFABRIC_RUN_KEEP=1 keeps the cluster up). Watching the Waypoints:
+%s Watching the Waypoints:
 
-`, rel(lc.root, lc.kubeconfig), rel(lc.root, lc.cacheDir), kubectl, kubectl, kubectl, kubectl)
-	watch := lc.command(ctx, "get", "waypoints", "-A", "-w")
-	watch.Stdout, watch.Stderr = os.Stdout, os.Stderr
-	if err := watch.Run(); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("watching the Waypoints: %w", err)
+`, rel(lc.root, lc.kubeconfig), rel(lc.root, lc.cacheDir), kubectl, kubectl, kubectl, kubectl, stopHint(keep))
+	// kubectl -w ends when the API server closes the watch (its request
+	// timeout, 30-60 min): start it again until Ctrl-C.
+	for first := true; ctx.Err() == nil; first = false {
+		args := []string{"get", "waypoints", "-A", "-w"}
+		if !first {
+			args = append(args, "--no-headers")
+		}
+		watch := lc.command(ctx, args...)
+		watch.Stdout, watch.Stderr = os.Stdout, os.Stderr
+		if err := watch.Run(); err != nil && ctx.Err() == nil {
+			fmt.Fprintf(os.Stderr, "watching the Waypoints: %v; again in 5 s\n", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(5 * time.Second):
+			}
+		}
 	}
 	return nil
 }
 
+func stopHint(keep bool) string {
+	if keep {
+		return "Ctrl-C stops watching; the cluster stays up (`make cluster-down` stops it)."
+	}
+	return "Ctrl-C stops everything and restores the machine (WAYFABRIC_RUN_KEEP=1 keeps the cluster up)."
+}
+
+// isUp reports whether the local cluster answers /readyz.
+func (lc *localCluster) isUp(ctx context.Context) bool {
+	if _, err := os.Stat(lc.kubeconfig); err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := output(lc.command(ctx, "get", "--raw", "/readyz"), lc.root)
+	return err == nil
+}
+
 func (lc *localCluster) installGatewayAPI(ctx context.Context) error {
-	dir, err := output(exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api"), lc.root)
+	dir, err := testenv.GatewayAPICRDDir()
 	if err != nil {
 		return err
 	}
-	_, err = lc.kubectlOut(ctx, "apply", "--server-side", "-f", filepath.Join(strings.TrimSpace(dir), "config", "crd", "standard"))
+	_, err = lc.kubectlOut(ctx, "apply", "--server-side", "-f", dir)
 	return err
 }
 
@@ -129,10 +169,14 @@ func (lc *localCluster) applyKustomization(ctx context.Context, dir string) erro
 	return err
 }
 
-// script runs a hack/ script with its output shown.
+// script runs a hack/ script with its output shown. On cancellation the
+// script gets SIGTERM and time to run its own cleanup trap (up.sh tears down
+// what it started), never an immediate SIGKILL.
 func (lc *localCluster) script(ctx context.Context, path string) error {
 	cmd := exec.CommandContext(ctx, filepath.Join(lc.root, path))
 	cmd.Dir, cmd.Stdout, cmd.Stderr = lc.root, os.Stdout, os.Stderr
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 2 * time.Minute
 	return cmd.Run()
 }
 

@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
+	"github.com/wayfabric/wayfabric/test/testenv"
 )
 
 // Blockers of the pending scenarios, named once so the report says exactly
@@ -38,9 +39,9 @@ var _ = Describe("Wayfabric on the local cluster", Ordered, func() {
 			By("installing the Gateway API CRDs (standard channel, the sigs.k8s.io/gateway-api version of go.mod)")
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			dir, err := run(ctx, "", "go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api")
+			dir, err := testenv.GatewayAPICRDDir()
 			Expect(err).NotTo(HaveOccurred())
-			mustKubectl("apply", "--server-side", "-f", filepath.Join(strings.TrimSpace(dir), "config", "crd", "standard"))
+			mustKubectl("apply", "--server-side", "-f", dir)
 
 			By("applying config/default with the local images (config/local)")
 			manifests, err := run(ctx, "", "go", "tool", "kustomize", "build", filepath.Join(repoRoot, "config", "local"))
@@ -359,7 +360,10 @@ metadata: {name: echo}
 				Expect(st.specCPU).To(Equal("1m"), name)
 			}
 
-			load := testPod(meshNS, "load-resize", loadArgs("http://"+echoIP+":8080/", 200, 150*time.Second, wpIP+":15008", waypointID())...)
+			// The load outlasts the resize deadline, so a late resize still
+			// happens under load.
+			const resizeTimeout = 2 * time.Minute
+			load := testPod(meshNS, "load-resize", loadArgs("http://"+echoIP+":8080/", 200, resizeTimeout+30*time.Second, wpIP+":15008", waypointID())...)
 			startPod(load)
 			start := time.Now()
 			By("both pods are resized in place: spec and the kubelet's actual requests agree, above the 1m/4Mi start")
@@ -375,7 +379,7 @@ metadata: {name: echo}
 					}
 				}
 				return true
-			}).WithTimeout(150*time.Second).WithPolling(time.Second).Should(BeTrue(), "pods: %+v", after)
+			}).WithTimeout(resizeTimeout).WithPolling(time.Second).Should(BeTrue(), func() string { return fmt.Sprintf("pods: %+v", after) })
 			resizedAfter := time.Since(start)
 			for name, st := range after {
 				Expect(before).To(HaveKey(name), "pod %s was replaced, not resized", name)
@@ -490,8 +494,10 @@ spec:
 			figure("kwok-waypoints-converge", "waypoints", want, "readyPods", pods, "kwokNodes", kwokNodes,
 				"nodesUsed", len(used), "waypointsWithReplicasSharingANode", len(sharing),
 				"applyTook", applied.Round(time.Millisecond), "allReadyAfter", took.Round(time.Millisecond))
-			By("the default spread puts each Waypoint's replicas on different nodes (the fake nodes have no zone label)")
-			Expect(sharing).To(BeEmpty(), "Waypoints whose replicas share a node")
+			if kwokNodes >= replicas {
+				By("the default spread puts each Waypoint's replicas on different nodes (the fake nodes have no zone label)")
+				Expect(sharing).To(BeEmpty(), "Waypoints whose replicas share a node")
+			}
 		})
 
 		It("a ZtunnelConfig's DaemonSet converges on every fake node (no container runs there)", func() {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -51,6 +52,21 @@ func GatewayAPICRDDir() (string, error) {
 		return "", fmt.Errorf("gateway-api CRDs not found: %w", err)
 	}
 	return dir, nil
+}
+
+// NewWithoutGatewayAPI is New without the Gateway API CRDs, for tests that
+// install them while something runs; it also returns their folder.
+func NewWithoutGatewayAPI() (*envtest.Environment, string, error) {
+	env, err := New()
+	if err != nil {
+		return nil, "", err
+	}
+	gatewayCRDs, err := GatewayAPICRDDir()
+	if err != nil {
+		return nil, "", err
+	}
+	env.CRDDirectoryPaths = slices.DeleteFunc(env.CRDDirectoryPaths, func(p string) bool { return p == gatewayCRDs })
+	return env, gatewayCRDs, nil
 }
 
 // New returns an envtest environment with every CRD the manager needs. Call

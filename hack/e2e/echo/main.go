@@ -35,7 +35,6 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"sort"
 	"strconv"
 	"sync"
 	"syscall"
@@ -209,7 +208,8 @@ func load(ctx context.Context, args []string) error {
 	duration := fs.Duration("duration", 10*time.Second, "how long to send")
 	concurrency := fs.Int("concurrency", 64, "maximum requests in flight")
 	timeout := fs.Duration("timeout", 5*time.Second, "per-request timeout")
-	progress := fs.Duration("progress", 0, "also log a PROGRESS line this often (0: only the SUMMARY at the end)")
+	progress := fs.Duration("progress", 0, "also log a PROGRESS line this often (0: only the SUMMARY at the end); "+
+		"latencies are then kept per interval only, so the SUMMARY's percentiles cover the time since the last PROGRESS line")
 	proxy := fs.String("hbone-proxy", "", "HBONE endpoint host:port (waypoint or ztunnel); empty sends plain HTTP")
 	peer := fs.String("peer-identity", "", "SPIFFE identity the HBONE endpoint must prove")
 	trustDomain := fs.String("trust-domain", "cluster.local", "SPIFFE trust domain of this pod")
@@ -287,7 +287,7 @@ func load(ctx context.Context, args []string) error {
 	defer tick.Stop()
 	begin := time.Now()
 	end := begin.Add(*duration)
-	lastProgress, progressFrom := begin, 0
+	lastProgress := begin
 loop:
 	for time.Now().Before(end) {
 		select {
@@ -297,16 +297,12 @@ loop:
 		}
 		if *progress > 0 && time.Since(lastProgress) >= *progress {
 			mu.Lock()
-			window := slices.Clone(lat[progressFrom:])
-			progressFrom = len(lat)
+			window := lat
+			lat = nil // a long-running client keeps one interval, not its whole history
 			f, d := failed, dropped
 			mu.Unlock()
 			slices.Sort(window)
-			p99 := 0.0
-			if len(window) > 0 {
-				p99 = float64(window[max(0, len(window)*99/100-1)].Microseconds()) / 1000
-			}
-			fmt.Printf("PROGRESS sent=%d failed=%d dropped=%d lastInterval={done:%d p99ms:%.1f}\n", sent, f, d, len(window), p99)
+			fmt.Printf("PROGRESS sent=%d failed=%d dropped=%d lastInterval={done:%d p99ms:%.1f}\n", sent, f, d, len(window), percentileMs(window, 0.99))
 			lastProgress = time.Now()
 		}
 		select {
@@ -327,15 +323,8 @@ loop:
 	wg.Wait()
 	elapsed := time.Since(begin)
 
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	pct := func(p float64) float64 {
-		if len(lat) == 0 {
-			return 0
-		}
-		i := int(float64(len(lat))*p+0.5) - 1
-		i = max(0, min(i, len(lat)-1))
-		return float64(lat[i].Microseconds()) / 1000
-	}
+	slices.Sort(lat)
+	pct := func(p float64) float64 { return percentileMs(lat, p) }
 	s := Summary{Mode: mode, Start: begin, URL: *target, RPS: *rps, DurationS: elapsed.Seconds(), Sent: sent, Failed: failed,
 		Dropped: dropped, P50Ms: pct(0.50), P99Ms: pct(0.99), ByPod: byPod, ErrorSample: errs}
 	if len(lat) > 0 {
@@ -351,8 +340,7 @@ loop:
 // from the mesh CA.
 func hboneDialer(ctx context.Context, proxy, peer, trustDomain, caURL, caServerName, rootCert, tokenFile string) (
 	func(ctx context.Context, network, addr string) (net.Conn, error), func(), error) {
-	proxyAddr, err := resolveAddrPort(ctx, proxy)
-	if err != nil {
+	if _, _, err := net.SplitHostPort(proxy); err != nil {
 		return nil, nil, fmt.Errorf("-hbone-proxy: %w", err)
 	}
 	peerID, err := identity.Parse(peer)
@@ -372,6 +360,12 @@ func hboneDialer(ctx context.Context, proxy, peer, trustDomain, caURL, caServerN
 		t, err := resolveAddrPort(ctx, addr)
 		if err != nil {
 			return nil, fmt.Errorf("HBONE target: %w", err)
+		}
+		// Resolved per connection: the proxy's Service may appear after
+		// this client starts (config/demo applies both at once).
+		proxyAddr, err := resolveAddrPort(ctx, proxy)
+		if err != nil {
+			return nil, fmt.Errorf("-hbone-proxy: %w", err)
 		}
 		return cli.Dial(ctx, hbone.DialRequest{Target: t, Proxy: proxyAddr, SourceIdentity: self, PeerIdentity: peerID})
 	}
@@ -397,4 +391,13 @@ func resolveAddrPort(ctx context.Context, hostport string) (netip.AddrPort, erro
 		return netip.AddrPort{}, fmt.Errorf("resolving %q: %w", host, err)
 	}
 	return netip.AddrPortFrom(ips[0].Unmap(), uint16(port)), nil
+}
+
+// percentileMs is the p-quantile of sorted latencies, in milliseconds.
+func percentileMs(sorted []time.Duration, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := max(0, min(int(float64(len(sorted))*p+0.5)-1, len(sorted)-1))
+	return float64(sorted[i].Microseconds()) / 1000
 }

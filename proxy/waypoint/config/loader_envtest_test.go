@@ -134,12 +134,10 @@ func TestLoaderWaitsForTheGatewayAPI(t *testing.T) {
 	if _, err := testenv.AssetsDir(); err != nil {
 		t.Skip(err.Error())
 	}
-	env, err := testenv.New()
+	env, gatewayCRDs, err := testenv.NewWithoutGatewayAPI()
 	if err != nil {
 		t.Fatal(err)
 	}
-	gatewayCRDs := env.CRDDirectoryPaths[1:]
-	env.CRDDirectoryPaths = env.CRDDirectoryPaths[:1] // Wayfabric's own only
 	cfg, err := env.Start()
 	if err != nil {
 		t.Fatal(err)
@@ -202,7 +200,7 @@ func TestLoaderWaitsForTheGatewayAPI(t *testing.T) {
 	}
 	eventually("a table without the Gateway API: web routes to itself", func() bool { return backendOf("/") == "app/web:80" })
 
-	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: gatewayCRDs, ErrorIfPathMissing: true}); err != nil {
+	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: []string{gatewayCRDs}, ErrorIfPathMissing: true}); err != nil {
 		t.Fatal(err)
 	}
 	r := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: "to-v2", Namespace: "app"}, Spec: gwv1.HTTPRouteSpec{
