@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -34,7 +35,10 @@ func TestGatewayAPITurnsOnWhenInstalled(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = env.Stop() })
 
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+		// The Ginkgo suite in this test binary registers the same controller
+		// names; names are unique per process, not per manager.
+		Controller: config.Controller{SkipNameValidation: ptr(true)}})
 	if err != nil {
 		t.Fatal(err)
 	}
