@@ -22,18 +22,8 @@ import (
 // without the Gateway API CRDs, installs them while it runs, and expects the
 // GatewayClass to be Accepted: no restart needed.
 func TestGatewayAPITurnsOnWhenInstalled(t *testing.T) {
-	if _, err := testenv.AssetsDir(); err != nil {
-		t.Skip(err.Error())
-	}
 	env, gatewayCRDs, err := testenv.NewWithoutGatewayAPI()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	cfg := testenv.StartOrSkip(t, env, err)
 
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"},
 		// The Ginkgo suite in this test binary registers the same controller

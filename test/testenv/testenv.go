@@ -6,12 +6,14 @@ package testenv
 
 import (
 	"fmt"
+	"k8s.io/client-go/rest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"testing"
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -52,6 +54,25 @@ func GatewayAPICRDDir() (string, error) {
 		return "", fmt.Errorf("gateway-api CRDs not found: %w", err)
 	}
 	return dir, nil
+}
+
+// StartOrSkip skips t when the envtest binaries are missing, else starts env
+// (as New or NewWithoutGatewayAPI made it, with their error) and stops it
+// when t ends.
+func StartOrSkip(t testing.TB, env *envtest.Environment, err error) *rest.Config {
+	t.Helper()
+	if _, aerr := AssetsDir(); aerr != nil {
+		t.Skip(aerr.Error())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	return cfg
 }
 
 // NewWithoutGatewayAPI is New without the Gateway API CRDs, for tests that

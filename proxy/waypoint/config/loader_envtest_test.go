@@ -27,18 +27,8 @@ import (
 // sync, follows endpoint and route changes, and a route the CRD accepts but
 // the waypoint cannot compile is skipped without hiding the others.
 func TestLoaderAgainstAPIServer(t *testing.T) {
-	if _, err := testenv.AssetsDir(); err != nil {
-		t.Skip(err.Error())
-	}
 	env, err := testenv.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	cfg := testenv.StartOrSkip(t, env, err)
 	kube := kubernetes.NewForConfigOrDie(cfg)
 	gw := gwclient.NewForConfigOrDie(cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -131,18 +121,8 @@ func TestLoaderAgainstAPIServer(t *testing.T) {
 // the Gateway API CRDs: it still publishes tables (Services, no routes), and
 // applies HTTPRoutes once the CRDs are installed, without a restart.
 func TestLoaderWaitsForTheGatewayAPI(t *testing.T) {
-	if _, err := testenv.AssetsDir(); err != nil {
-		t.Skip(err.Error())
-	}
 	env, gatewayCRDs, err := testenv.NewWithoutGatewayAPI()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	cfg := testenv.StartOrSkip(t, env, err)
 	kube := kubernetes.NewForConfigOrDie(cfg)
 	gw := gwclient.NewForConfigOrDie(cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
