@@ -39,8 +39,10 @@ func summarizeLoad(s collector.Snapshot) *meshv1alpha1.WaypointLoad {
 	n := float64(len(s.Replicas))
 	l.RequestsPerSecond = int64(math.Round(rps))
 	l.Concurrency = resource.NewMilliQuantity(int64(math.Round(conc*1000)), resource.DecimalSI)
-	l.P50Latency = &metav1.Duration{Duration: p50.Round(100 * time.Microsecond)}
-	l.P99Latency = &metav1.Duration{Duration: p99.Round(100 * time.Microsecond)}
+	if p99 > 0 { // an idle fleet has no latency to report, not a latency of 0s
+		l.P50Latency = &metav1.Duration{Duration: p50.Round(100 * time.Microsecond)}
+		l.P99Latency = &metav1.Duration{Duration: p99.Round(100 * time.Microsecond)}
+	}
 	if withCPU > 0 {
 		l.CPUPerReplica = resource.NewMilliQuantity(int64(math.Round(cpu/float64(withCPU)*1000)), resource.DecimalSI)
 	}

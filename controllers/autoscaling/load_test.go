@@ -25,6 +25,9 @@ func TestSummarizeLoad(t *testing.T) {
 		{name: "latency rounds to 0.1 ms", snap: collector.Snapshot{At: at, Replicas: []collector.ReplicaLoad{
 			{P50: 1234567 * time.Nanosecond, P99: 9876543 * time.Nanosecond, MemoryBytes: 1},
 		}}, concurrency: "0", p50: "1.2ms", p99: "9.9ms", memory: "0", reporting: 1},
+		{name: "idle replicas: no latency rather than 0s", snap: collector.Snapshot{At: at, Replicas: []collector.ReplicaLoad{
+			{MemoryBytes: 30 << 20}, {MemoryBytes: 30 << 20},
+		}}, concurrency: "0", memory: "30Mi", reporting: 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -40,7 +43,12 @@ func TestSummarizeLoad(t *testing.T) {
 			}
 			got := []string{str(l.Concurrency, l.Concurrency == nil), str(l.CPUPerReplica, l.CPUPerReplica == nil), str(l.MemoryPerReplica, l.MemoryPerReplica == nil)}
 			want := []string{tc.concurrency, tc.cpu, tc.memory}
-			if l.P50Latency != nil {
+			switch {
+			case tc.p99 == "" && l.P99Latency != nil:
+				t.Errorf("p99 = %v, want none", l.P99Latency.Duration)
+			case tc.p99 != "" && (l.P50Latency == nil || l.P99Latency == nil):
+				t.Errorf("latencies missing, want p50 %s p99 %s", tc.p50, tc.p99)
+			case tc.p99 != "":
 				got = append(got, l.P50Latency.Duration.String(), l.P99Latency.Duration.String())
 				want = append(want, tc.p50, tc.p99)
 			}
