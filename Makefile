@@ -77,7 +77,9 @@ build: ## Build every binary under cmd/ into bin/.
 
 .PHONY: run
 run: envtest ## Run Wayfabric: on the configured cluster; else, as root, a local Kubernetes with the operator and a demo mesh; else a local control plane. RUN_ARGS=-envtest forces the last.
-	go run ./hack/localrun --assets $(ENVTEST_DIR) --version v$(VERSION) $(RUN_ARGS)
+	@# Built, not `go run`: go run exits 1 on Ctrl-C even when the program stops cleanly.
+	go build -o bin/localrun ./hack/localrun
+	bin/localrun --assets $(ENVTEST_DIR) --version v$(VERSION) $(RUN_ARGS)
 
 ##@ Packaging
 
