@@ -404,6 +404,41 @@ metadata: {name: echo}
 		})
 	})
 
+	Context("make run's demo (config/demo)", func() {
+		It("serves its clients' HBONE load through its autoscaled Waypoint with zero failed requests", func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			manifests, err := run(ctx, "", "go", "tool", "kustomize", "build", filepath.Join(repoRoot, "config", "demo"))
+			Expect(err).NotTo(HaveOccurred())
+			start := time.Now()
+			apply(manifests)
+			DeferCleanup(func() { _, _ = kubectl("delete", "namespace", "demo", "--wait=false") })
+			for _, d := range []string{"echo-a", "echo-b", "load"} {
+				waitRollout("demo", "deployment/"+d, 3*time.Minute)
+			}
+			By("the clients log PROGRESS lines without failures, and the Waypoint sees their load")
+			var progress string
+			Eventually(func() string {
+				progress, _ = kubectl("-n", "demo", "logs", "deployment/load", "--tail=1")
+				return progress
+			}).WithTimeout(time.Minute).WithPolling(time.Second).Should(ContainSubstring("PROGRESS sent="))
+			Expect(progress).To(ContainSubstring(" failed=0 "))
+			Eventually(func() string {
+				return jsonpath("{.status.load.requestsPerSecond}", "-n", "demo", "waypoint", "waypoint")
+			}).WithTimeout(time.Minute).WithPolling(time.Second).Should(SatisfyAll(Not(BeEmpty()), Not(Equal("0"))))
+			var restarts []int32
+			var pods corev1.PodList
+			Expect(getJSON(&pods, "-n", "demo", "pods", "-l", "app=load")).To(Succeed())
+			for _, p := range pods.Items {
+				restarts = append(restarts, p.Status.ContainerStatuses[0].RestartCount)
+			}
+			Expect(restarts).To(HaveEach(BeZero()), "the demo's clients restarted")
+			figure("make-run-demo", "applyToLoadSeen", time.Since(start).Round(time.Second),
+				"waypointRPS", jsonpath("{.status.load.requestsPerSecond}", "-n", "demo", "waypoint", "waypoint"),
+				"lastProgress", strings.TrimSpace(progress))
+		})
+	})
+
 	Context("ztunnel", func() {
 		PIt("a ZtunnelConfig yields a running, Ready ztunnel on the real node — "+blockedZtunnel, func() {})
 		PIt("enrolled pods (namespace label mesh.wayfabric.io/dataplane-mode=ambient) talk through the ztunnels over HBONE — "+blockedZtunnel, func() {})

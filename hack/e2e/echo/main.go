@@ -208,6 +208,7 @@ func load(ctx context.Context, args []string) error {
 	duration := fs.Duration("duration", 10*time.Second, "how long to send")
 	concurrency := fs.Int("concurrency", 64, "maximum requests in flight")
 	timeout := fs.Duration("timeout", 5*time.Second, "per-request timeout")
+	warmup := fs.Duration("warmup", 0, "first retry one request until it succeeds, for at most this long, and count nothing before (0: start at once)")
 	progress := fs.Duration("progress", 0, "also log a PROGRESS line this often (0: only the SUMMARY at the end); "+
 		"latencies are then kept per interval only, so the SUMMARY's percentiles cover the time since the last PROGRESS line")
 	proxy := fs.String("hbone-proxy", "", "HBONE endpoint host:port (waypoint or ztunnel); empty sends plain HTTP")
@@ -278,6 +279,14 @@ func load(ctx context.Context, args []string) error {
 			return
 		}
 		record(time.Since(start), resp.Header.Get("X-Echo-Pod"), nil)
+	}
+
+	if *warmup > 0 {
+		took, err := warmUp(ctx, client, *target, *warmup)
+		if err != nil {
+			return fmt.Errorf("warm-up: %w", err)
+		}
+		fmt.Printf("READY first request succeeded after %s\n", took.Round(time.Millisecond))
 	}
 
 	slots := make(chan struct{}, *concurrency)
@@ -400,4 +409,34 @@ func percentileMs(sorted []time.Duration, p float64) float64 {
 	}
 	i := max(0, min(int(float64(len(sorted))*p+0.5)-1, len(sorted)-1))
 	return float64(sorted[i].Microseconds()) / 1000
+}
+
+// warmUp retries one GET until it answers 200, so a client started together
+// with its mesh (config/demo) does not count the seconds before the
+// waypoint is ready as failures.
+func warmUp(ctx context.Context, client *http.Client, url string, limit time.Duration) (time.Duration, error) {
+	start := time.Now()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return 0, err
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return time.Since(start), nil
+			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		if time.Since(start) > limit {
+			return 0, fmt.Errorf("no successful request in %s, last error: %w", limit, err)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
