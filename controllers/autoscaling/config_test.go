@@ -1,6 +1,7 @@
 package autoscaling
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,7 +51,7 @@ func TestHorizontalConfig(t *testing.T) {
 		}, check: func(t *testing.T, c horizontal.Config) {
 			wantUp := []horizontal.RatePolicy{{Type: horizontal.PolicyPercent, Value: 1000, Period: time.Second}, {Type: horizontal.PolicyPods, Value: 10, Period: time.Second}}
 			wantDown := []horizontal.RatePolicy{{Type: horizontal.PolicyPercent, Value: 50, Period: time.Minute}, {Type: horizontal.PolicyPods, Value: 10, Period: time.Minute}}
-			if !equalPolicies(c.ScaleUp.Policies, wantUp) || !equalPolicies(c.ScaleDown.Policies, wantDown) ||
+			if !slices.Equal(c.ScaleUp.Policies, wantUp) || !slices.Equal(c.ScaleDown.Policies, wantDown) ||
 				c.ScaleUp.Select != horizontal.SelectMax || c.ScaleDown.Select != horizontal.SelectMax || c.ScaleDownStabilization != 300*time.Second {
 				t.Errorf("up %+v down %+v stabilization %v", c.ScaleUp, c.ScaleDown, c.ScaleDownStabilization)
 			}
@@ -59,7 +60,7 @@ func TestHorizontalConfig(t *testing.T) {
 			ScaleDown: meshv1alpha1.ScalingRules{MaxPods: new(int32(1))},
 		}, check: func(t *testing.T, c horizontal.Config) {
 			want := []horizontal.RatePolicy{{Type: horizontal.PolicyPercent, Value: 50, Period: time.Minute}, {Type: horizontal.PolicyPods, Value: 1, Period: time.Minute}}
-			if !equalPolicies(c.ScaleDown.Policies, want) || c.ScaleDownStabilization != def.ScaleDownStabilization {
+			if !slices.Equal(c.ScaleDown.Policies, want) || c.ScaleDownStabilization != def.ScaleDownStabilization {
 				t.Errorf("down %+v stabilization %v", c.ScaleDown, c.ScaleDownStabilization)
 			}
 		}},
@@ -90,18 +91,6 @@ func TestHorizontalConfig(t *testing.T) {
 			tc.check(t, c)
 		})
 	}
-}
-
-func equalPolicies(a, b []horizontal.RatePolicy) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestRecommenderConfigAndUpdatePolicy(t *testing.T) {

@@ -22,11 +22,7 @@ var (
 )
 
 func TestAutoscalerEnvtest(t *testing.T) {
-	RegisterFailHandler(Fail)
-	// envtest on a shared, loaded machine: informers and writes can take seconds.
-	SetDefaultEventuallyTimeout(30 * time.Second)
-	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-	RunSpecs(t, "Waypoint autoscaler suite")
+	testutil.RunSuite(t, "Waypoint autoscaler suite")
 }
 
 var _ = BeforeSuite(func() {

@@ -36,7 +36,7 @@ var _ = Describe("GatewayClass with parameters", func() {
 	It("is refused, and so are its Gateways", func(ctx context.Context) {
 		gc := &gatewayv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "wayfabric-with-params"}, Spec: gatewayv1.GatewayClassSpec{
 			ControllerName: gateway.ControllerName,
-			ParametersRef:  &gatewayv1.ParametersReference{Group: "", Kind: "ConfigMap", Name: "x", Namespace: ptr(gatewayv1.Namespace("default"))}}}
+			ParametersRef:  &gatewayv1.ParametersReference{Group: "", Kind: "ConfigMap", Name: "x", Namespace: new(gatewayv1.Namespace("default"))}}}
 		create(ctx, gc)
 		Eventually(condition(ctx, gc, "Accepted", func() []metav1.Condition { return gc.Status.Conditions })).
 			Should(beCondition(metav1.ConditionFalse, "InvalidParameters"))

@@ -103,7 +103,7 @@ func gatewayAddresses(svc *corev1.Service) []gatewayv1.GatewayStatusAddress {
 		if ip == "" || ip == corev1.ClusterIPNone {
 			continue
 		}
-		out = append(out, gatewayv1.GatewayStatusAddress{Type: ptrTo(gatewayv1.IPAddressType), Value: ip})
+		out = append(out, gatewayv1.GatewayStatusAddress{Type: new(gatewayv1.IPAddressType), Value: ip})
 	}
 	return out
 }

@@ -60,18 +60,18 @@ func newWaypoint(ns, name string) *meshv1alpha1.Waypoint {
 }
 
 func serviceParent(name string) gatewayv1.ParentReference {
-	return gatewayv1.ParentReference{Group: ptr(gatewayv1.Group("")), Kind: ptr(gatewayv1.Kind("Service")), Name: gatewayv1.ObjectName(name)}
+	return gatewayv1.ParentReference{Group: new(gatewayv1.Group("")), Kind: new(gatewayv1.Kind("Service")), Name: gatewayv1.ObjectName(name)}
 }
 
 func waypointParent(name string) gatewayv1.ParentReference {
-	return gatewayv1.ParentReference{Group: ptr(gatewayv1.Group("mesh.wayfabric.io")), Kind: ptr(gatewayv1.Kind("Waypoint")), Name: gatewayv1.ObjectName(name)}
+	return gatewayv1.ParentReference{Group: new(gatewayv1.Group("mesh.wayfabric.io")), Kind: new(gatewayv1.Kind("Waypoint")), Name: gatewayv1.ObjectName(name)}
 }
 
 func backend(ns, name string) gatewayv1.HTTPBackendRef {
 	ref := gatewayv1.HTTPBackendRef{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{
-		Name: gatewayv1.ObjectName(name), Port: ptr(gatewayv1.PortNumber(9080))}}}
+		Name: gatewayv1.ObjectName(name), Port: new(gatewayv1.PortNumber(9080))}}}
 	if ns != "" {
-		ref.Namespace = ptr(gatewayv1.Namespace(ns))
+		ref.Namespace = new(gatewayv1.Namespace(ns))
 	}
 	return ref
 }
@@ -117,7 +117,5 @@ func haveCondition(t string, status metav1.ConditionStatus, reason string) Omega
 func beCondition(status metav1.ConditionStatus, reason string) OmegaMatcher {
 	return And(Not(BeNil()), HaveField("Status", status), HaveField("Reason", reason))
 }
-
-func ptr[T any](v T) *T { return &v }
 
 var _ = BeforeEach(func(ctx context.Context) { ensureClass(ctx) })

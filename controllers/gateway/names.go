@@ -23,6 +23,4 @@ const (
 )
 
 // httpRouteKind is the only route kind a waypoint listener supports.
-var httpRouteKind = gatewayv1.RouteGroupKind{Group: ptrTo(gatewayv1.Group(gatewayv1.GroupName)), Kind: kindHTTPRoute}
-
-func ptrTo[T any](v T) *T { return &v }
+var httpRouteKind = gatewayv1.RouteGroupKind{Group: new(gatewayv1.Group(gatewayv1.GroupName)), Kind: kindHTTPRoute}

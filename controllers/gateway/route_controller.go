@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -90,7 +91,7 @@ func (r *HTTPRouteReconciler) announce(route, orig *gatewayv1.HTTPRoute) {
 			}
 		}
 		for _, c := range p.Conditions {
-			if old := findCondition(before, c.Type); old != nil && old.Status == c.Status && old.Reason == c.Reason {
+			if old := meta.FindStatusCondition(before, c.Type); old != nil && old.Status == c.Status && old.Reason == c.Reason {
 				continue
 			}
 			kind := corev1.EventTypeNormal

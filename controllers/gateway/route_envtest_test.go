@@ -101,7 +101,7 @@ var _ = Describe("HTTPRoute status", func() {
 	It("rejects a parentRef port the Service does not have", func(ctx context.Context) {
 		create(ctx, newService(ns, "ported", nil))
 		parent := serviceParent("ported")
-		parent.Port = ptr(gatewayv1.PortNumber(81))
+		parent.Port = new(gatewayv1.PortNumber(81))
 		route := newRoute(ns, "r", []gatewayv1.ParentReference{parent})
 		create(ctx, route)
 		Eventually(ourParent(ctx, route, "ported")).Should(haveCondition(accepted, metav1.ConditionFalse, "NoMatchingParent"))
@@ -125,8 +125,8 @@ var _ = Describe("HTTPRoute status", func() {
 
 	It("reports an unsupported backend kind as InvalidKind", func(ctx context.Context) {
 		ref := backend("", "bucket")
-		ref.Group = ptr(gatewayv1.Group("storage.example.com"))
-		ref.Kind = ptr(gatewayv1.Kind("Bucket"))
+		ref.Group = new(gatewayv1.Group("storage.example.com"))
+		ref.Kind = new(gatewayv1.Kind("Bucket"))
 		route := newRoute(ns, "r", []gatewayv1.ParentReference{waypointParent("ns-wp")}, ref)
 		create(ctx, route)
 		Eventually(ourParent(ctx, route, "ns-wp")).Should(haveCondition(resolved, metav1.ConditionFalse, "InvalidKind"))
@@ -204,9 +204,9 @@ var _ = Describe("HTTPRoute status", func() {
 		gw := newGateway(ns, "guarded", nil, hboneListener()) // allowedRoutes defaults to Same
 		create(ctx, gw)
 		outsider := newNamespace(ctx, nil)
-		parent := gatewayv1.ParentReference{Name: "guarded", Namespace: ptr(gatewayv1.Namespace(ns))}
+		parent := gatewayv1.ParentReference{Name: "guarded", Namespace: new(gatewayv1.Namespace(ns))}
 		wrongSection := parent
-		wrongSection.SectionName = ptr(gatewayv1.SectionName("nope"))
+		wrongSection.SectionName = new(gatewayv1.SectionName("nope"))
 		route := newRoute(outsider, "r", []gatewayv1.ParentReference{parent})
 		create(ctx, route)
 		Eventually(ourParent(ctx, route, "guarded")).Should(haveCondition(accepted, metav1.ConditionFalse, "NotAllowedByListeners"))
@@ -217,7 +217,7 @@ var _ = Describe("HTTPRoute status", func() {
 
 		By("admitting the route once the listener allows all namespaces")
 		patch := client.MergeFrom(gw.DeepCopy())
-		gw.Spec.Listeners[0].AllowedRoutes = &gatewayv1.AllowedRoutes{Namespaces: &gatewayv1.RouteNamespaces{From: ptr(gatewayv1.NamespacesFromAll)}}
+		gw.Spec.Listeners[0].AllowedRoutes = &gatewayv1.AllowedRoutes{Namespaces: &gatewayv1.RouteNamespaces{From: new(gatewayv1.NamespacesFromAll)}}
 		Expect(k8s.Patch(ctx, gw, patch)).To(Succeed())
 		Eventually(ourParent(ctx, route, "guarded")).Should(haveCondition(accepted, metav1.ConditionTrue, "Accepted"))
 
@@ -225,7 +225,7 @@ var _ = Describe("HTTPRoute status", func() {
 		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(gw), gw)).To(Succeed())
 		patch = client.MergeFrom(gw.DeepCopy())
 		gw.Spec.Listeners[0].AllowedRoutes.Namespaces = &gatewayv1.RouteNamespaces{
-			From: ptr(gatewayv1.NamespacesFromSelector), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "a"}}}
+			From: new(gatewayv1.NamespacesFromSelector), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "a"}}}
 		Expect(k8s.Patch(ctx, gw, patch)).To(Succeed())
 		Eventually(ourParent(ctx, route, "guarded")).Should(haveCondition(accepted, metav1.ConditionFalse, "NotAllowedByListeners"))
 		n := &corev1.Namespace{}

@@ -175,15 +175,6 @@ func ourClass(ctx context.Context, c client.Client, name gatewayv1.ObjectName) (
 	return &gc, nil
 }
 
-func findCondition(conds []metav1.Condition, t string) *metav1.Condition {
-	for i := range conds {
-		if conds[i].Type == t {
-			return &conds[i]
-		}
-	}
-	return nil
-}
-
 func ptrString[T ~string](p *T) string {
 	if p == nil {
 		return ""

@@ -9,8 +9,8 @@ import (
 
 func TestMergeRouteParents(t *testing.T) {
 	old := metav1.NewTime(metav1.Now().Add(-3600e9))
-	svcRef := gatewayv1.ParentReference{Group: ptrTo(gatewayv1.Group("")), Kind: ptrTo(gatewayv1.Kind("Service")), Name: "reviews"}
-	goneRef := gatewayv1.ParentReference{Group: ptrTo(gatewayv1.Group("")), Kind: ptrTo(gatewayv1.Kind("Service")), Name: "gone"}
+	svcRef := gatewayv1.ParentReference{Group: new(gatewayv1.Group("")), Kind: new(gatewayv1.Kind("Service")), Name: "reviews"}
+	goneRef := gatewayv1.ParentReference{Group: new(gatewayv1.Group("")), Kind: new(gatewayv1.Kind("Service")), Name: "gone"}
 	foreign := gatewayv1.RouteParentStatus{ParentRef: svcRef, ControllerName: "istio.io/gateway-controller",
 		Conditions: []metav1.Condition{{Type: "Accepted", Status: "False", Reason: "Other"}}}
 	ourOld := gatewayv1.RouteParentStatus{ParentRef: svcRef, ControllerName: ControllerName,

@@ -28,7 +28,7 @@ func TestGatewayAPITurnsOnWhenInstalled(t *testing.T) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"},
 		// The Ginkgo suite in this test binary registers the same controller
 		// names; names are unique per process, not per manager.
-		Controller: config.Controller{SkipNameValidation: ptr(true)}})
+		Controller: config.Controller{SkipNameValidation: new(true)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,3 +31,10 @@ func RelevantChange(o, n *meshv1alpha1.Waypoint) bool {
 		!equality.Semantic.DeepEqual(o.Status.Recommendation, n.Status.Recommendation) ||
 		!n.DeletionTimestamp.Equal(o.DeletionTimestamp)
 }
+
+// membershipChanged passes creations and deletions (including the start of
+// a deletion) but no other update: the controllers that act on the set of
+// Waypoints (reader binding, trust-bundle copies) care about nothing else.
+var membershipChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	return e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero()
+}}

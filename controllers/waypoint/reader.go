@@ -11,7 +11,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -67,15 +66,10 @@ func (r *ReaderReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return []reconcile.Request{readerKey}
 	})
 	named := predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetName() == ReaderName })
-	membership := predicate.Funcs{
-		// Only creations and deletions change the subjects.
-		UpdateFunc: func(e event.UpdateEvent) bool {
-			return e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero()
-		},
-	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("waypoint-reader").
-		Watches(&meshv1alpha1.Waypoint{}, toKey, builder.WithPredicates(membership)).
+		// Only creations and deletions change the subjects.
+		Watches(&meshv1alpha1.Waypoint{}, toKey, builder.WithPredicates(membershipChanged)).
 		Watches(&rbacv1.ClusterRole{}, toKey, builder.WithPredicates(named)).
 		Watches(&rbacv1.ClusterRoleBinding{}, toKey, builder.WithPredicates(named)).
 		Complete(r)

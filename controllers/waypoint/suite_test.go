@@ -2,14 +2,11 @@ package waypoint_test
 
 import (
 	"testing"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/wayfabric/wayfabric/controllers/internal/testutil"
 	"github.com/wayfabric/wayfabric/controllers/waypoint"
@@ -26,13 +23,7 @@ var (
 )
 
 func TestWaypointEnvtest(t *testing.T) {
-	RegisterFailHandler(Fail)
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
-	// envtest on a shared, loaded machine: informers and the first
-	// reconciles can take seconds.
-	SetDefaultEventuallyTimeout(30 * time.Second)
-	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-	RunSpecs(t, "Waypoint reconciler suite")
+	testutil.RunSuite(t, "Waypoint reconciler suite")
 }
 
 // newReconciler is the reconciler as controllers.Setup builds it.

@@ -12,7 +12,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -102,13 +101,10 @@ func (r *TrustBundleReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	toKey := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{trustBundleKey}
 	})
-	membership := predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
-		return e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero()
-	}}
 	named := predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetName() == meta.TrustBundleConfigMap })
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("waypoint-trust-bundle").
-		Watches(&meshv1alpha1.Waypoint{}, toKey, builder.WithPredicates(membership)).
+		Watches(&meshv1alpha1.Waypoint{}, toKey, builder.WithPredicates(membershipChanged)).
 		Watches(&corev1.ConfigMap{}, toKey, builder.WithPredicates(named)).
 		Complete(r)
 }

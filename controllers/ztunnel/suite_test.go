@@ -3,7 +3,6 @@ package ztunnel_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -11,8 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/wayfabric/wayfabric/controllers/internal/testutil"
 	"github.com/wayfabric/wayfabric/controllers/ztunnel"
@@ -30,11 +27,7 @@ var (
 )
 
 func TestZtunnelEnvtest(t *testing.T) {
-	RegisterFailHandler(Fail)
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
-	SetDefaultEventuallyTimeout(30 * time.Second)
-	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-	RunSpecs(t, "ZtunnelConfig reconciler suite")
+	testutil.RunSuite(t, "ZtunnelConfig reconciler suite")
 }
 
 func newReconciler(mgr ctrl.Manager, c client.Client) *ztunnel.Reconciler {

@@ -117,7 +117,7 @@ func statusXDescriptors(name string, p apiextensionsv1.JSONSchemaProps) []string
 	case name == "conditions":
 		return []string{"urn:alm:descriptor:io.kubernetes.conditions"}
 	case strings.HasSuffix(strings.ToLower(name), "replicas") && p.Type == "integer":
-		return []string{"urn:alm:descriptor:com.tectonic.ui:podCount"}
+		return []string{ui + "podCount"}
 	case p.Type == "string" || p.Type == "integer" || p.Type == "number" || p.Type == "boolean":
 		return []string{"urn:alm:descriptor:text"}
 	}

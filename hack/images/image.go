@@ -81,40 +81,21 @@ func buildImage(s imageSpec, pb platformBinary) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(layerTar)), nil
-	}, tarball.WithMediaType(types.OCILayer))
-	if err != nil {
-		return nil, err
-	}
-	img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
-	img, err = mutate.Append(img, mutate.Addendum{
-		Layer:     layer,
-		MediaType: types.OCILayer,
-		History: v1.History{
-			Created:   v1.Time{Time: s.created()},
-			CreatedBy: "hack/images: static /" + s.binary + " on an empty base",
-			Comment:   "built by github.com/wayfabric/wayfabric/hack/images",
-		},
+	img, err := singleLayerImage(layerTar, v1.History{
+		Created:   v1.Time{Time: s.created()},
+		CreatedBy: "hack/images: static /" + s.binary + " on an empty base",
+		Comment:   "built by github.com/wayfabric/wayfabric/hack/images",
+	}, func(cf *v1.ConfigFile) {
+		cf.OS, cf.Architecture = pb.platform.os, pb.platform.arch
+		cf.Created = v1.Time{Time: s.created()}
+		cf.Author = "Wayfabric"
+		cf.Config.User = nonRoot
+		cf.Config.Entrypoint = []string{"/" + s.binary}
+		cf.Config.Cmd = nil
+		cf.Config.WorkingDir = "/"
+		cf.Config.Env = []string{"PATH=/"}
+		cf.Config.Labels = s.labels()
 	})
-	if err != nil {
-		return nil, err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = pb.platform.os, pb.platform.arch
-	cf.Created = v1.Time{Time: s.created()}
-	cf.Author = "Wayfabric"
-	cf.Config.User = nonRoot
-	cf.Config.Entrypoint = []string{"/" + s.binary}
-	cf.Config.Cmd = nil
-	cf.Config.WorkingDir = "/"
-	cf.Config.Env = []string{"PATH=/"}
-	cf.Config.Labels = s.labels()
-	img, err = mutate.ConfigFile(img, cf)
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +104,29 @@ func buildImage(s imageSpec, pb platformBinary) (v1.Image, error) {
 		return nil, fmt.Errorf("annotating the image")
 	}
 	return annotated, nil
+}
+
+// singleLayerImage is an OCI image of the one layer layerTar on an empty base,
+// its history entry history, and its config file as configure leaves it.
+func singleLayerImage(layerTar []byte, history v1.History, configure func(*v1.ConfigFile)) (v1.Image, error) {
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(layerTar)), nil
+	}, tarball.WithMediaType(types.OCILayer))
+	if err != nil {
+		return nil, err
+	}
+	img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+	img, err = mutate.Append(img, mutate.Addendum{Layer: layer, MediaType: types.OCILayer, History: history})
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	configure(cf)
+	return mutate.ConfigFile(img, cf)
 }
 
 // rootfsTar is the image's only layer: the binary, passwd and group entries

@@ -96,17 +96,14 @@ func run(cfg config) error {
 			return fmt.Errorf("no main packages under %s", cfg.cmdDir)
 		}
 	}
-	if err := os.MkdirAll(cfg.outDir, 0o755); err != nil {
-		return err
-	}
-	work, err := os.MkdirTemp("", "wayfabric-images-")
+	work, err := makeDirs(cfg.outDir)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
 
 	for _, bin := range binaries {
-		ref := fmt.Sprintf("%s/%s:%s", cfg.repo, bin, cfg.version)
+		ref := cfg.ref(bin)
 		spec := imageSpec{
 			binary: bin, ref: ref, version: cfg.version, source: cfg.source, epoch: cfg.epoch,
 		}
@@ -121,35 +118,50 @@ func run(cfg config) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", bin, err)
 		}
-		out := filepath.Join(cfg.outDir, fmt.Sprintf("%s-%s.tar", bin, cfg.version))
-		if err := writeOCIArchive(idx, ref, cfg.version, out, work); err != nil {
+		if err := cfg.archive(idx, bin, work); err != nil {
 			return fmt.Errorf("%s: %w", bin, err)
 		}
-		fmt.Printf("%s -> %s\n", ref, out)
 	}
 	return nil
 }
 
 func runBundle(cfg config) error {
 	const name = "wayfabric-bundle"
-	ref := fmt.Sprintf("%s/%s:%s", cfg.repo, name, cfg.version)
-	spec := imageSpec{binary: name, ref: ref, version: cfg.version, source: cfg.source, epoch: cfg.epoch}
+	spec := imageSpec{binary: name, ref: cfg.ref(name), version: cfg.version, source: cfg.source, epoch: cfg.epoch}
 	img, err := buildBundleImage(cfg.bundle, spec)
 	if err != nil {
 		return fmt.Errorf("bundle image: %w", err)
 	}
-	if err := os.MkdirAll(cfg.outDir, 0o755); err != nil {
-		return err
-	}
-	work, err := os.MkdirTemp("", "wayfabric-images-")
+	work, err := makeDirs(cfg.outDir)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
+	return cfg.archive(img, name, work)
+}
+
+// ref is the reference of the image of name: <repo>/<name>:<version>.
+func (cfg config) ref(name string) string {
+	return fmt.Sprintf("%s/%s:%s", cfg.repo, name, cfg.version)
+}
+
+// archive writes content, the image (or index) of name, to its tarball
+// <out>/<name>-<version>.tar and reports where it went.
+func (cfg config) archive(content any, name, work string) error {
+	ref := cfg.ref(name)
 	out := filepath.Join(cfg.outDir, fmt.Sprintf("%s-%s.tar", name, cfg.version))
-	if err := writeOCIArchive(img, ref, cfg.version, out, work); err != nil {
+	if err := writeOCIArchive(content, ref, cfg.version, out, work); err != nil {
 		return err
 	}
 	fmt.Printf("%s -> %s\n", ref, out)
 	return nil
+}
+
+// makeDirs creates the output directory outDir and returns a new scratch
+// directory, which the caller removes.
+func makeDirs(outDir string) (string, error) {
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return "", err
+	}
+	return os.MkdirTemp("", "wayfabric-images-")
 }

@@ -539,15 +539,9 @@ func (c *conn) handleHeaders(f *http2.MetaHeadersFrame) error {
 				s.rcond.Broadcast()
 			}
 		}
-		if f.StreamEnded() {
-			s.recvClosed = true
-			s.rcond.Broadcast()
-			c.maybeRemoveLocked(s)
-		}
-		c.mu.Unlock()
-		return nil
 	}
-	// Server: trailers on an open stream, or a new CONNECT.
+	// Headers on an open stream: the client's response, or trailers. A
+	// client's stream is never nil here.
 	if s != nil {
 		if f.StreamEnded() {
 			s.recvClosed = true
@@ -557,6 +551,7 @@ func (c *conn) handleHeaders(f *http2.MetaHeadersFrame) error {
 		c.mu.Unlock()
 		return nil
 	}
+	// Server: a new CONNECT.
 	if id%2 == 0 || id <= c.lastPeerID {
 		c.mu.Unlock()
 		return http2.ConnectionError(http2.ErrCodeProtocol)

@@ -101,10 +101,7 @@ func startServer(t testing.TB, ca *identitytest.CA, o serverOpts) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := loopback.Listen(t)
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 	return &testServer{srv: srv, addr: l.Addr().(*net.TCPAddr).AddrPort(), logs: logs}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+
+	"github.com/wayfabric/wayfabric/proxy/internal/ctxtime"
 )
 
 // Signed is what an Issuer returns for a CSR.
@@ -205,7 +207,7 @@ func (c *CertCache) renewLoop(ctx context.Context, id ID, e *certEntry) {
 		e.mu.Unlock()
 		life := cur.Leaf.NotAfter.Sub(fetched)
 		wait := fetched.Add(life / 2).Sub(c.opts.Now())
-		if !sleep(ctx, wait) {
+		if !ctxtime.Sleep(ctx, wait) {
 			return
 		}
 		for {
@@ -227,25 +229,11 @@ func (c *CertCache) renewLoop(ctx context.Context, id ID, e *certEntry) {
 			c.opts.Log.Error(err, "certificate renewal failed; retrying", "identity", id.String(), "in", backoff, "notAfter", cur.Leaf.NotAfter)
 			// Full jitter between backoff/2 and backoff spreads a node's
 			// renewals so a recovering CA is not stampeded.
-			if !sleep(ctx, backoff/2+rand.N(backoff/2+1)) {
+			if !ctxtime.Sleep(ctx, backoff/2+rand.N(backoff/2+1)) {
 				return
 			}
 			backoff = min(backoff*2, c.opts.MaxBackoff)
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
 

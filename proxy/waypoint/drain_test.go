@@ -22,6 +22,16 @@ type replica struct {
 	dial func(ctx context.Context) (net.Conn, error)
 }
 
+// newReplica serves p's readiness endpoint for the test and starts the
+// replica as up.
+func newReplica(t *testing.T, p *Proxy, dial func(ctx context.Context) (net.Conn, error)) *replica {
+	rs := httptest.NewServer(p.ReadyHandler())
+	t.Cleanup(rs.Close)
+	r := &replica{p: p, ready: rs, dial: dial}
+	r.up.Store(true)
+	return r
+}
+
 // readinessBalancer plays kube-proxy/ztunnel: new connections go to replicas
 // whose readiness probe passed on the last poll.
 type readinessBalancer struct {
@@ -112,12 +122,10 @@ func TestDrainUnderLoadLosesNothing(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		p := newProxy(t, w, Config{})
 		_, ln := listenProxy(t, p, web)
-		rs := httptest.NewServer(p.ReadyHandler())
-		t.Cleanup(rs.Close)
-		r := &replica{p: p, ln: ln, ready: rs, dial: func(ctx context.Context) (net.Conn, error) {
+		r := newReplica(t, p, func(ctx context.Context) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, "tcp", ln.Addr().String())
-		}}
-		r.up.Store(true)
+		})
+		r.ln = ln
 		replicas = append(replicas, r)
 	}
 	lb := &readinessBalancer{replicas: replicas}

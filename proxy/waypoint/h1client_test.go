@@ -132,27 +132,13 @@ func TestInlineHTTP1Client(t *testing.T) {
 
 // An upstream that answers before reading a large upload must not hang the proxy.
 func TestEarlyAnswerToLargeUpload(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = http.ReadRequest(bufio.NewReader(c)) // headers only, never the body
-				_, _ = io.WriteString(c, "HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbig")
-				time.Sleep(2 * time.Second)
-			}()
-		}
-	}()
+	upstream := loopback.Serve(t, func(c *net.TCPConn) {
+		_, _ = http.ReadRequest(bufio.NewReader(c)) // headers only, never the body
+		_, _ = io.WriteString(c, "HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbig")
+		time.Sleep(2 * time.Second)
+	})
 	w := newWorld()
-	web := w.service("app", "web", "http", netip.MustParseAddrPort(l.Addr().String()))
+	web := w.service("app", "web", "http", upstream)
 	p := newProxy(t, w, Config{})
 	addr, _ := listenProxy(t, p, web)
 	start := time.Now()

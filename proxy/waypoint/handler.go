@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wayfabric/wayfabric/proxy/internal/ctxtime"
 	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
 )
 
@@ -125,7 +126,7 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, dec *routing.Decision)
 			acancel()
 			release()
 			if retryable && (err == errRetryStatus || isConnError(err) || actx.Err() != nil) {
-				if !sleepCtx(ctx, rule.Retry.Backoff) {
+				if !ctxtime.Sleep(ctx, rule.Retry.Backoff) {
 					timeoutError(w)
 					return
 				}
@@ -330,20 +331,6 @@ func isConnError(err error) bool {
 	var ne interface{ Timeout() bool }
 	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "connection reset")
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 func plainError(w http.ResponseWriter, status int, body string) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -34,12 +33,9 @@ func TestHBONEDrainUnderLoadLosesNothing(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		p := newProxy(t, w, Config{})
 		srv, addr := hboneServer(t, ca, waypointID, p.HBONEHandler())
-		rs := httptest.NewServer(p.ReadyHandler())
-		t.Cleanup(rs.Close)
-		r := &replica{p: p, ready: rs, dial: func(ctx context.Context) (net.Conn, error) {
+		r := newReplica(t, p, func(ctx context.Context) (net.Conn, error) {
 			return src.Dial(ctx, hbone.DialRequest{Target: web, Proxy: addr, SourceIdentity: sourceID, PeerIdentity: waypointID})
-		}}
-		r.up.Store(true)
+		})
 		replicas = append(replicas, r)
 		reps = append(reps, hboneReplica{r, srv})
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/wayfabric/wayfabric/proxy/hbone"
 	"github.com/wayfabric/wayfabric/proxy/identity"
 	"github.com/wayfabric/wayfabric/proxy/identity/identitytest"
+	"github.com/wayfabric/wayfabric/proxy/internal/loopback"
 	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
 )
 
@@ -42,10 +43,7 @@ func hboneServer(t *testing.T, ca *identitytest.CA, id identity.ID, h hbone.Hand
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := loopback.Listen(t)
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { srv.Close() })
 	return srv, netip.MustParseAddrPort(l.Addr().String())

@@ -21,6 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/wayfabric/wayfabric/proxy/internal/loopback"
 	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
 )
 
@@ -85,10 +86,7 @@ func startBackend(t testing.TB, name string, h2c bool) *backend {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(e)
 	})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := loopback.Listen(t)
 	protos := new(http.Protocols)
 	protos.SetHTTP1(true)
 	if h2c {
@@ -162,12 +160,8 @@ func prefixMatch(p string) []gwv1.HTTPRouteMatch {
 // listenProxy serves dst through p on a fresh loopback listener.
 func listenProxy(t testing.TB, p *Proxy, dst netip.AddrPort) (string, net.Listener) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := loopback.Listen(t)
 	go func() { _ = p.ServeTCP(l, dst) }()
-	t.Cleanup(func() { l.Close() })
 	return l.Addr().String(), l
 }
 

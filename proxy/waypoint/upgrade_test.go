@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wayfabric/wayfabric/proxy/internal/loopback"
 )
 
 // upgradeBackend answers "Upgrade: echo" with 101 and then echoes bytes.
@@ -27,10 +29,7 @@ func upgradeBackend(t *testing.T) netip.AddrPort {
 		_, _ = io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
 		_, _ = io.Copy(conn, brw)
 	})}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := loopback.Listen(t)
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { srv.Close() })
 	return netip.MustParseAddrPort(l.Addr().String())

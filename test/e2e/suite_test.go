@@ -7,13 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/wayfabric/wayfabric/test/testenv"
 )
 
 const (
@@ -37,8 +38,7 @@ func TestE2E(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	_, file, _, _ := runtime.Caller(0)
-	repoRoot = filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	repoRoot = testenv.RepoRoot()
 	clusterDir := os.Getenv("WAYFABRIC_CLUSTER_DIR")
 	if clusterDir == "" {
 		clusterDir = filepath.Join(repoRoot, "bin", "cluster")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -88,7 +89,7 @@ func TestCollect(t *testing.T) {
 			for _, r := range snap.Replicas {
 				loads = append(loads, r.Concurrency)
 			}
-			if !equalFloats(loads, tc.wantLoads) || snap.Ready != tc.wantReady || snap.Missing != tc.wantMiss || snap.Draining != tc.wantDrain {
+			if !slices.Equal(loads, tc.wantLoads) || snap.Ready != tc.wantReady || snap.Missing != tc.wantMiss || snap.Draining != tc.wantDrain {
 				t.Errorf("loads %v ready %d missing %d draining %d, want %v %d %d %d (failures %v)",
 					loads, snap.Ready, snap.Missing, snap.Draining, tc.wantLoads, tc.wantReady, tc.wantMiss, tc.wantDrain, snap.Failures)
 			}
@@ -170,16 +171,4 @@ func TestCollectBoundsConcurrency(t *testing.T) {
 	if got := maxSeen.Load(); got != 2 {
 		t.Errorf("at most %d requests were in flight, want exactly the bound 2", got)
 	}
-}
-
-func equalFloats(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -72,15 +72,11 @@ func main() {
 // prints "CERT <spiffe id> <not after>": the CA works for workloads.
 func cert(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("cert", flag.ContinueOnError)
-	trustDomain := fs.String("trust-domain", "cluster.local", "SPIFFE trust domain of this pod")
-	caURL := fs.String("ca-url", "", "mesh CA URL (required)")
-	caServerName := fs.String("ca-server-name", "", "name to verify in the CA's certificate when -ca-url is an IP address")
-	rootCert := fs.String("root-cert", "/var/run/secrets/wayfabric/root-cert.pem", "mesh trust bundle (PEM)")
-	tokenFile := fs.String("token-file", "/var/run/secrets/tokens/token", "projected service-account token (audience wayfabric)")
+	ca := caFlagsOn(fs, "mesh CA URL (required)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	certs, self, bundle, err := certCache(ctx, *trustDomain, *caURL, *caServerName, *rootCert, *tokenFile)
+	certs, self, bundle, err := ca.certCache(ctx)
 	if err != nil {
 		return err
 	}
@@ -101,23 +97,40 @@ func cert(ctx context.Context, args []string) error {
 	return nil
 }
 
+// caFlags are the flags of the commands that get a certificate from the mesh
+// CA: this pod's trust domain, the CA and the files a pod is given for it.
+type caFlags struct {
+	trustDomain, caURL, caServerName, rootCert, tokenFile *string
+}
+
+// caFlagsOn defines the CA flags on fs; caURLUsage says when -ca-url is needed.
+func caFlagsOn(fs *flag.FlagSet, caURLUsage string) caFlags {
+	return caFlags{
+		trustDomain:  fs.String("trust-domain", "cluster.local", "SPIFFE trust domain of this pod"),
+		caURL:        fs.String("ca-url", "", caURLUsage),
+		caServerName: fs.String("ca-server-name", "", "name to verify in the CA's certificate when -ca-url is an IP address"),
+		rootCert:     fs.String("root-cert", "/var/run/secrets/wayfabric/root-cert.pem", "mesh trust bundle (PEM)"),
+		tokenFile:    fs.String("token-file", "/var/run/secrets/tokens/token", "projected service-account token (audience wayfabric)"),
+	}
+}
+
 // certCache is this pod's identity (POD_NAMESPACE, SERVICE_ACCOUNT) with a
 // certificate cache backed by the mesh CA; the first certificate is fetched
 // before it returns, so an unreachable CA is reported at once.
-func certCache(ctx context.Context, trustDomain, caURL, caServerName, rootCert, tokenFile string) (*identity.CertCache, identity.ID, *identity.Bundle, error) {
+func (f caFlags) certCache(ctx context.Context) (*identity.CertCache, identity.ID, *identity.Bundle, error) {
 	var zero identity.ID
-	if caURL == "" {
+	if *f.caURL == "" {
 		return nil, zero, nil, fmt.Errorf("-ca-url is required")
 	}
 	ns, sa := os.Getenv("POD_NAMESPACE"), os.Getenv("SERVICE_ACCOUNT")
 	if ns == "" || sa == "" {
 		return nil, zero, nil, fmt.Errorf("POD_NAMESPACE and SERVICE_ACCOUNT must be set (downward API)")
 	}
-	self, err := identity.New(trustDomain, ns, sa)
+	self, err := identity.New(*f.trustDomain, ns, sa)
 	if err != nil {
 		return nil, zero, nil, err
 	}
-	pem, err := os.ReadFile(rootCert)
+	pem, err := os.ReadFile(*f.rootCert)
 	if err != nil {
 		return nil, zero, nil, fmt.Errorf("root certificate: %w", err)
 	}
@@ -126,13 +139,13 @@ func certCache(ctx context.Context, trustDomain, caURL, caServerName, rootCert, 
 		return nil, zero, nil, fmt.Errorf("root certificate: %w", err)
 	}
 	bundle := identity.NewBundle(roots...)
-	issuer := &identity.CAClient{URL: caURL, ServerName: caServerName, Token: identity.TokenFile(tokenFile), Bundle: bundle}
+	issuer := &identity.CAClient{URL: *f.caURL, ServerName: *f.caServerName, Token: identity.TokenFile(*f.tokenFile), Bundle: bundle}
 	certs := identity.NewCertCache(ctx, issuer, bundle, identity.CacheOptions{})
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if _, err := certs.GetCertificate(cctx, self); err != nil {
 		certs.Close()
-		return nil, zero, nil, fmt.Errorf("certificate for %s from %s: %w", self, caURL, err)
+		return nil, zero, nil, fmt.Errorf("certificate for %s from %s: %w", self, *f.caURL, err)
 	}
 	return certs, self, bundle, nil
 }
@@ -213,11 +226,7 @@ func load(ctx context.Context, args []string) error {
 		"latencies are then kept per interval only, so the SUMMARY's percentiles cover the time since the last PROGRESS line")
 	proxy := fs.String("hbone-proxy", "", "HBONE endpoint host:port (waypoint or ztunnel); empty sends plain HTTP")
 	peer := fs.String("peer-identity", "", "SPIFFE identity the HBONE endpoint must prove")
-	trustDomain := fs.String("trust-domain", "cluster.local", "SPIFFE trust domain of this pod")
-	caURL := fs.String("ca-url", "", "mesh CA URL (with -hbone-proxy)")
-	caServerName := fs.String("ca-server-name", "", "name to verify in the CA's certificate when -ca-url is an IP address")
-	rootCert := fs.String("root-cert", "/var/run/secrets/wayfabric/root-cert.pem", "mesh trust bundle (PEM)")
-	tokenFile := fs.String("token-file", "/var/run/secrets/tokens/token", "projected service-account token (audience wayfabric)")
+	ca := caFlagsOn(fs, "mesh CA URL (with -hbone-proxy)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -228,7 +237,7 @@ func load(ctx context.Context, args []string) error {
 	mode := "http"
 	if *proxy != "" {
 		mode = "hbone"
-		dial, closeFn, err := hboneDialer(ctx, *proxy, *peer, *trustDomain, *caURL, *caServerName, *rootCert, *tokenFile)
+		dial, closeFn, err := hboneDialer(ctx, *proxy, *peer, ca)
 		if err != nil {
 			return err
 		}
@@ -347,7 +356,7 @@ loop:
 // hboneDialer returns a DialContext that opens an HBONE tunnel through proxy
 // to the dialled address, with a certificate for this pod's service account
 // from the mesh CA.
-func hboneDialer(ctx context.Context, proxy, peer, trustDomain, caURL, caServerName, rootCert, tokenFile string) (
+func hboneDialer(ctx context.Context, proxy, peer string, ca caFlags) (
 	func(ctx context.Context, network, addr string) (net.Conn, error), func(), error) {
 	if _, _, err := net.SplitHostPort(proxy); err != nil {
 		return nil, nil, fmt.Errorf("-hbone-proxy: %w", err)
@@ -356,7 +365,7 @@ func hboneDialer(ctx context.Context, proxy, peer, trustDomain, caURL, caServerN
 	if err != nil {
 		return nil, nil, fmt.Errorf("-peer-identity: %w", err)
 	}
-	certs, self, bundle, err := certCache(ctx, trustDomain, caURL, caServerName, rootCert, tokenFile)
+	certs, self, bundle, err := ca.certCache(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -9,14 +9,22 @@ import (
 	"testing"
 )
 
-// Serve listens on 127.0.0.1 and runs handle for every connection.
-func Serve(t testing.TB, handle func(*net.TCPConn)) netip.AddrPort {
+// Listen listens on a free port of 127.0.0.1; the listener closes when the
+// test ends.
+func Listen(t testing.TB) net.Listener {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// Serve listens on 127.0.0.1 and runs handle for every connection.
+func Serve(t testing.TB, handle func(*net.TCPConn)) netip.AddrPort {
+	t.Helper()
+	l := Listen(t)
 	go func() {
 		for {
 			c, err := l.Accept()

@@ -105,16 +105,7 @@ func TestLoaderFollowsTheAPI(t *testing.T) {
 		}
 		return dec.Backend.Backend.Label()
 	}
-	eventually := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for current.Load() == nil || !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	eventually := tableWaiter(t, &current, nil, 5*time.Second)
 	// No routes: web has no endpoints yet, so the default rule says 503.
 	eventually("initial table", func() bool { return strings.Contains(backendFor("/v2"), "no ready endpoints") })
 
@@ -143,5 +134,27 @@ func TestLoaderFollowsTheAPI(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
+	}
+}
+
+// tableWaiter returns eventually(what, cond): it waits up to timeout for a
+// table to be applied to current and cond to hold, and fails the test
+// otherwise. With a non-nil done (the loader's Run result) it fails at once
+// if Run ends first.
+func tableWaiter(t *testing.T, current *atomic.Pointer[routing.Table], done <-chan error, timeout time.Duration) func(what string, cond func() bool) {
+	return func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(timeout)
+		for current.Load() == nil || !cond() {
+			select {
+			case err := <-done: // a nil done never fires
+				t.Fatalf("Run ended while waiting for %s: %v", what, err)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 }

@@ -73,16 +73,7 @@ func TestLoaderAgainstAPIServer(t *testing.T) {
 		}
 		return d.Decide(httptest.NewRequest("GET", path, nil), 0)
 	}
-	eventually := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for current.Load() == nil || !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	eventually := tableWaiter(t, &current, nil, 20*time.Second)
 	eventually("first table: web has no endpoints → 503", func() bool { return decide("/").Status == 503 })
 
 	route := func(name string, m []gwv1.HTTPRouteMatch) *gwv1.HTTPRoute {
@@ -163,21 +154,7 @@ func TestLoaderWaitsForTheGatewayAPI(t *testing.T) {
 		}
 		return "no backend"
 	}
-	eventually := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for current.Load() == nil || !cond() {
-			select {
-			case err := <-done:
-				t.Fatalf("Run ended while waiting for %s: %v", what, err)
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	eventually := tableWaiter(t, &current, done, 30*time.Second)
 	eventually("a table without the Gateway API: web routes to itself", func() bool { return backendOf("/") == "app/web:80" })
 
 	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: []string{gatewayCRDs}, ErrorIfPathMissing: true}); err != nil {
