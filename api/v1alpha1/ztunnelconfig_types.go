@@ -59,6 +59,13 @@ type ZtunnelConfigSpec struct {
 	// +optional
 	Capture *CaptureSettings `json:"capture,omitempty"`
 
+	// CNI says where the nodes' container runtime keeps its CNI plugins and
+	// network configuration. The ztunnel installs its chained CNI plugin
+	// there (new pods are captured before they start) and removes it when
+	// this ZtunnelConfig is deleted.
+	// +optional
+	CNI *CNISettings `json:"cni,omitempty"`
+
 	// ExcludedNamespaces are never enrolled, whatever their labels say.
 	// +kubebuilder:default={"kube-system"}
 	// +kubebuilder:validation:MaxItems=256
@@ -108,6 +115,22 @@ type CaptureSettings struct {
 	ExcludeOutboundCIDRs []string `json:"excludeOutboundCIDRs,omitempty"`
 }
 
+// CNISettings are host paths of the node's CNI setup.
+type CNISettings struct {
+	// BinDir holds the CNI plugin binaries (the runtime's bin_dir).
+	// +kubebuilder:default="/opt/cni/bin"
+	// +kubebuilder:validation:MaxLength=4096
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('/') && !self.contains('..')",message="cni.binDir must be an absolute path without '..'"
+	// +optional
+	BinDir string `json:"binDir,omitempty"`
+	// ConfDir holds the CNI network configuration (the runtime's conf_dir).
+	// +kubebuilder:default="/etc/cni/net.d"
+	// +kubebuilder:validation:MaxLength=4096
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('/') && !self.contains('..')",message="cni.confDir must be an absolute path without '..'"
+	// +optional
+	ConfDir string `json:"confDir,omitempty"`
+}
+
 // ZtunnelUpgrade controls how the ztunnel DaemonSet rolls out. The default
 // (surge 1, unavailable 0) starts the new ztunnel next to the old one, which
 // hands over its listeners and drains.
@@ -145,6 +168,9 @@ type ZtunnelConfigStatus struct {
 	// UpdatedNodes is the number of nodes running the desired template.
 	// +optional
 	UpdatedNodes int32 `json:"updatedNodes"`
+	// CapturedPods is the number of pods the ready ztunnels capture.
+	// +optional
+	CapturedPods int32 `json:"capturedPods"`
 	// Version is the release the ztunnels run (or are rolling out to).
 	// +optional
 	Version string `json:"version,omitempty"`
@@ -163,6 +189,7 @@ type ZtunnelConfigStatus struct {
 // +kubebuilder:printcolumn:name="Nodes",type=integer,JSONPath=`.status.desiredNodes`
 // +kubebuilder:printcolumn:name="Ready",type=integer,JSONPath=`.status.readyNodes`
 // +kubebuilder:printcolumn:name="Updated",type=integer,JSONPath=`.status.updatedNodes`
+// +kubebuilder:printcolumn:name="Pods",type=integer,JSONPath=`.status.capturedPods`
 // +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.status.version`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ZtunnelConfig struct {

@@ -35,10 +35,19 @@ const (
 	tokenPath           = "/var/run/secrets/wayfabric/tokens"
 	configDir           = "/etc/ztunnel"
 	configKey           = "config.yaml"
-	// NetnsHostDir is where CRI runtimes (containerd, CRI-O) bind-mount pod
-	// network namespaces; ztunnel opens them to enter enrolled pods.
-	NetnsHostDir = "/var/run/netns"
-	netnsDir     = "/var/run/netns"
+	// SocketDir is the host directory where the ztunnel and its CNI plugin
+	// meet (UNIX sockets, the plugin's log); mounted at the same path.
+	SocketDir = "/var/run/wayfabric"
+	// procMount is where the host's /proc is mounted: running pods'
+	// network namespaces are found there when a ztunnel adopts them.
+	procMount       = "/host/proc"
+	cniBinMount     = "/host/cni/bin"
+	cniConfMount    = "/host/cni/net.d"
+	trustBundlePath = "/var/run/secrets/wayfabric/ca"
+	// DefaultCNIBinDir and DefaultCNIConfDir are the CNI conventions most
+	// runtimes and distributions follow (spec.cni overrides them).
+	DefaultCNIBinDir  = "/opt/cni/bin"
+	DefaultCNIConfDir = "/etc/cni/net.d"
 )
 
 // namespaceOr returns ns, else POD_NAMESPACE, else DefaultNamespace.

@@ -1,0 +1,191 @@
+package discovery
+
+import (
+	"net/netip"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/wayfabric/wayfabric/api/membership"
+)
+
+// WaypointPortName is the port of a waypoint's Service that serves HBONE.
+const WaypointPortName = "hbone"
+
+// Input is everything a Snapshot is built from. Nothing in it is mutated.
+type Input struct {
+	Workloads []*Workload
+	Services  []*Service
+	// Endpoints are the ready endpoints of each service, from its slices.
+	Endpoints map[types.NamespacedName][]Endpoint
+	// Namespaces maps a namespace to its labels.
+	Namespaces map[string]map[string]string
+	Waypoints  []*Waypoint
+	// ExcludedNamespaces are never enrolled (ZtunnelConfig spec).
+	ExcludedNamespaces []string
+}
+
+// Snapshot is an immutable index of Input.
+type Snapshot struct {
+	byIP      map[netip.Addr]*Workload
+	byUID     map[types.UID]*Workload
+	byKey     map[types.NamespacedName]*Workload
+	svcByIP   map[netip.Addr]*Service
+	endpoints map[types.NamespacedName][]Endpoint
+	nsLabels  map[string]map[string]string
+	waypoints map[types.NamespacedName]*Waypoint
+	// behind lists, per pod, the waypoints of the Services it backs that
+	// handle service traffic.
+	behind   map[types.NamespacedName][]types.NamespacedName
+	excluded map[string]bool
+}
+
+// Build indexes in. Later duplicates of an IP lose to earlier running pods:
+// a finished pod's address may already belong to a new one.
+func Build(in Input) *Snapshot {
+	s := &Snapshot{
+		byIP:      make(map[netip.Addr]*Workload, len(in.Workloads)),
+		byUID:     make(map[types.UID]*Workload, len(in.Workloads)),
+		byKey:     make(map[types.NamespacedName]*Workload, len(in.Workloads)),
+		svcByIP:   make(map[netip.Addr]*Service, len(in.Services)),
+		endpoints: in.Endpoints,
+		nsLabels:  in.Namespaces,
+		waypoints: make(map[types.NamespacedName]*Waypoint, len(in.Waypoints)),
+		behind:    map[types.NamespacedName][]types.NamespacedName{},
+		excluded:  make(map[string]bool, len(in.ExcludedNamespaces)),
+	}
+	if s.endpoints == nil {
+		s.endpoints = map[types.NamespacedName][]Endpoint{}
+	}
+	if s.nsLabels == nil {
+		s.nsLabels = map[string]map[string]string{}
+	}
+	for _, ns := range in.ExcludedNamespaces {
+		s.excluded[ns] = true
+	}
+	for _, w := range in.Workloads {
+		s.byUID[w.UID] = w
+		s.byKey[w.Key()] = w
+		if w.HostNetwork || !w.Running {
+			continue
+		}
+		for _, ip := range w.IPs {
+			s.byIP[ip] = w
+		}
+	}
+	for _, svc := range in.Services {
+		for _, ip := range svc.ClusterIPs {
+			s.svcByIP[ip] = svc
+		}
+	}
+	for _, wp := range in.Waypoints {
+		s.waypoints[wp.Key()] = wp
+	}
+	for _, svc := range in.Services {
+		wp := s.serviceWaypoint(svc)
+		if wp == nil {
+			continue
+		}
+		for _, ep := range s.endpoints[svc.Key()] {
+			if ep.Pod.Name != "" && !slices.Contains(s.behind[ep.Pod], wp.Key()) {
+				s.behind[ep.Pod] = append(s.behind[ep.Pod], wp.Key())
+			}
+		}
+	}
+	return s
+}
+
+// WorkloadByUID returns the pod with that UID.
+func (s *Snapshot) WorkloadByUID(uid types.UID) *Workload { return s.byUID[uid] }
+
+// WorkloadByIP returns the running, pod-network pod holding ip.
+func (s *Snapshot) WorkloadByIP(ip netip.Addr) *Workload { return s.byIP[ip.Unmap()] }
+
+// Workload returns a pod by name.
+func (s *Snapshot) Workload(key types.NamespacedName) *Workload { return s.byKey[key] }
+
+// Workloads calls fn for every pod scheduled to node.
+func (s *Snapshot) WorkloadsOn(node string, fn func(*Workload)) {
+	for _, w := range s.byUID {
+		if w.Node == node {
+			fn(w)
+		}
+	}
+}
+
+// Enrolled says whether a ztunnel captures w: its labels (or its
+// namespace's) enroll it, it runs on the pod network, and its namespace is
+// not excluded.
+func (s *Snapshot) Enrolled(w *Workload) bool {
+	return w != nil && !w.HostNetwork && w.Running && !s.excluded[w.Namespace] &&
+		membership.Enrolled(w.Labels, s.nsLabels[w.Namespace])
+}
+
+// serviceWaypoint is the waypoint that handles traffic to svc, if any.
+func (s *Snapshot) serviceWaypoint(svc *Service) *Waypoint {
+	name := membership.Waypoint(svc.Labels, s.nsLabels[svc.Namespace])
+	if name == "" {
+		return nil
+	}
+	wp := s.waypoints[types.NamespacedName{Namespace: svc.Namespace, Name: name}]
+	if wp == nil || !wp.HandlesServices() {
+		return nil
+	}
+	return wp
+}
+
+// workloadWaypoint is the waypoint that handles traffic addressed to w, if any.
+func (s *Snapshot) workloadWaypoint(w *Workload) *Waypoint {
+	name := membership.Waypoint(w.Labels, s.nsLabels[w.Namespace])
+	if name == "" {
+		return nil
+	}
+	wp := s.waypoints[types.NamespacedName{Namespace: w.Namespace, Name: name}]
+	if wp == nil || !wp.HandlesWorkloads() {
+		return nil
+	}
+	return wp
+}
+
+// waypointNamed reports a use-waypoint label naming a waypoint that does
+// not exist: traffic must not silently skip the policy it was meant to get.
+func (s *Snapshot) waypointNamed(own map[string]string, ns string) (string, bool) {
+	name := membership.Waypoint(own, s.nsLabels[ns])
+	if name == "" {
+		return "", false
+	}
+	_, ok := s.waypoints[types.NamespacedName{Namespace: ns, Name: name}]
+	return name, !ok
+}
+
+// WaypointsFor lists the waypoints whose identities alone may send mesh
+// traffic to w: its own (for workload traffic) and those of the Services
+// it backs. Empty: any mesh identity may.
+func (s *Snapshot) WaypointsFor(w *Workload) []types.NamespacedName {
+	out := slices.Clone(s.behind[w.Key()])
+	if name := membership.Waypoint(w.Labels, s.nsLabels[w.Namespace]); name != "" {
+		k := types.NamespacedName{Namespace: w.Namespace, Name: name}
+		if wp := s.waypoints[k]; wp != nil && !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// WaypointReplicas returns the HBONE addresses of a waypoint's ready pods.
+func (s *Snapshot) WaypointReplicas(wp types.NamespacedName) []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, ep := range s.endpoints[wp] {
+		if p, ok := ep.Ports[WaypointPortName]; ok {
+			out = append(out, netip.AddrPortFrom(ep.Addr, p))
+		}
+	}
+	return out
+}
+
+// IsWaypointPod says whether w is a replica of a Waypoint (its identity is
+// the waypoint's).
+func (s *Snapshot) IsWaypointIdentity(ns, serviceAccount string) bool {
+	_, ok := s.waypoints[types.NamespacedName{Namespace: ns, Name: serviceAccount}]
+	return ok
+}
