@@ -27,7 +27,7 @@ const (
 	// are a few hundred bytes, and a peer must not make us allocate more.
 	MaxMessageSize = 64 << 10
 	// MaxFiles bounds the descriptors that may travel with one message.
-	MaxFiles = 8
+	MaxFiles   = 8
 	headerSize = 4
 )
 
