@@ -80,6 +80,9 @@ func (c *Conn) SetDeadline(t time.Time) error { return c.c.SetDeadline(t) }
 // SetReadDeadline bounds Receive only.
 func (c *Conn) SetReadDeadline(t time.Time) error { return c.c.SetReadDeadline(t) }
 
+// SetWriteDeadline bounds Send only.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.c.SetWriteDeadline(t) }
+
 // Close closes the connection.
 func (c *Conn) Close() error { return c.c.Close() }
 
@@ -150,8 +153,10 @@ func (c *Conn) Receive(v any) ([]*os.File, error) {
 	var hdr [headerSize]byte
 	got, err := c.readFull(hdr[:], &fds)
 	switch {
-	case err == io.EOF && got == 0 && len(fds) == 0:
-		return nil, io.EOF
+	case err != nil && got == 0 && len(fds) == 0:
+		// Between messages: a clean close (io.EOF) or a timeout leaves
+		// the stream in step.
+		return nil, err
 	case err != nil:
 		return fail(frameOrIOError(err))
 	}
