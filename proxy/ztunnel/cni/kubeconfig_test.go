@@ -101,7 +101,7 @@ func TestRefreshKubeconfigFollowsTokenRotation(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	projectedToken(t, sa, "tok-2") // the kubelet rotates
+	projectedToken(t, sa, "tok-2")             // the kubelet rotates
 	deadline = time.Now().Add(3 * time.Second) // well under the poll interval
 	for !tokenIs("tok-2") {
 		if time.Now().After(deadline) {
