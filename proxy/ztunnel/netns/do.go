@@ -1,0 +1,73 @@
+package netns
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+)
+
+// Do runs fn on an OS thread inside n and returns fn's error once the
+// thread is back in its own namespace. Sockets fn creates stay in n after
+// Do returns. fn must not start goroutines that expect to be in n: only
+// fn's own goroutine is. If fn panics, the panic is re-raised in the caller
+// and the thread is discarded.
+func (n *NS) Do(fn func() error) error {
+	err := onFreshThread(func() (bool, error) {
+		home, err := os.Open(threadNSPath())
+		if err != nil {
+			return true, fmt.Errorf("netns: open the thread's namespace: %w", err)
+		}
+		defer home.Close()
+		if err := unix.Setns(n.Fd(), unix.CLONE_NEWNET); err != nil {
+			// A failed setns leaves the thread where it was.
+			return true, fmt.Errorf("netns: setns into %v: %w", n, err)
+		}
+		ferr := fn()
+		if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err != nil {
+			return false, errors.Join(ferr, fmt.Errorf("netns: setns back from %v (thread discarded): %w", n, err))
+		}
+		return true, ferr
+	})
+	runtime.KeepAlive(n)
+	return err
+}
+
+// onFreshThread runs fn on a new goroutine locked to its OS thread. fn
+// reports whether it left the thread clean (in its original namespace); a
+// thread that is not clean, or whose fn panicked, is never unlocked, so the
+// goroutine exits locked and the runtime terminates the thread instead of
+// reusing it. A panic in fn is re-raised in the caller's goroutine.
+func onFreshThread(fn func() (clean bool, err error)) error {
+	type result struct {
+		err      error
+		panicked bool
+		value    any
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		var (
+			r     result
+			clean bool
+		)
+		defer func() {
+			if p := recover(); p != nil {
+				r.panicked, r.value = true, p
+				clean = false
+			}
+			if clean {
+				runtime.UnlockOSThread()
+			}
+			done <- r
+		}()
+		clean, r.err = fn()
+	}()
+	r := <-done
+	if r.panicked {
+		panic(r.value)
+	}
+	return r.err
+}
