@@ -38,7 +38,9 @@ type levelSink struct {
 	v *atomic.Int32
 }
 
-func (s *levelSink) Enabled(level int) bool { return int32(level) <= s.v.Load() && s.LogSink.Enabled(level) }
+func (s *levelSink) Enabled(level int) bool {
+	return int32(level) <= s.v.Load() && s.LogSink.Enabled(level)
+}
 func (s *levelSink) WithValues(kv ...any) logr.LogSink {
 	return &levelSink{LogSink: s.LogSink.WithValues(kv...), v: s.v}
 }

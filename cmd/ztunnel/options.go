@@ -18,8 +18,8 @@ import (
 type options struct {
 	configFile, kubeconfig, nodeName, nodeAddrs, configName string
 	caTokenFile, rootCertFile, socketDir, procRoot          string
-	cniBinMount, cniConfMount, pluginSource                string
-	statsAddr, readyAddr, logLevel                         string
+	cniBinMount, cniConfMount, pluginSource                 string
+	statsAddr, readyAddr, logLevel, caServerName            string
 }
 
 func envOr(k, def string) string {
@@ -36,6 +36,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.nodeAddrs, "node-addrs", envOr("HOST_IPS", envOr("HOST_IP", "")), "the node's addresses, comma separated: traffic from them (kubelet probes) is not captured (env HOST_IPS or HOST_IP)")
 	fs.StringVar(&o.configName, "ztunnel-config", envOr("ZTUNNEL_CONFIG", ""), "name of the ZtunnelConfig this ztunnel belongs to (env ZTUNNEL_CONFIG)")
 	fs.StringVar(&o.caTokenFile, "token-file", envOr("WAYFABRIC_TOKEN_FILE", "/var/run/secrets/wayfabric/tokens/token"), "projected token (audience wayfabric) presented to the mesh CA")
+	fs.StringVar(&o.caServerName, "ca-server-name", "", "TLS server name to verify on the mesh CA (default: the host of caAddress); for a ztunnel that reaches the CA by IP")
 	fs.StringVar(&o.rootCertFile, "root-cert", "/var/run/secrets/wayfabric/ca/root-cert.pem", "trust bundle of the mesh CA")
 	fs.StringVar(&o.socketDir, "socket-dir", "/var/run/wayfabric", "host directory shared with the CNI plugin (same path inside and outside the container)")
 	fs.StringVar(&o.procRoot, "proc-root", "/host/proc", "the host's /proc (to find running pods' network namespaces)")
@@ -82,7 +83,7 @@ func (o *options) agent(log logr.Logger) (*ztunnel.Agent, error) {
 	return &ztunnel.Agent{
 		ConfigFile: o.configFile, NodeName: o.nodeName, NodeAddrs: addrs,
 		Kube: kube, Dynamic: dyn, APIServer: rc.Host, APIServerCA: caPEM,
-		KubeTokenFile: tokenFile, CATokenFile: o.caTokenFile, RootCertFile: o.rootCertFile,
+		KubeTokenFile: tokenFile, CATokenFile: o.caTokenFile, RootCertFile: o.rootCertFile, CAServerName: o.caServerName,
 		SocketDir: o.socketDir, ProcRoot: o.procRoot,
 		CNIBinMount: o.cniBinMount, CNIConfMount: o.cniConfMount, PluginSource: o.pluginSource,
 		StatsAddr: o.statsAddr, ReadyAddr: o.readyAddr,

@@ -48,6 +48,9 @@ type Agent struct {
 	// kubeconfig); CATokenFile the projected token presented to the CA.
 	KubeTokenFile, CATokenFile string
 	RootCertFile               string
+	// CAServerName overrides the TLS server name checked on the CA (for a
+	// ztunnel run outside the cluster that reaches the CA by address).
+	CAServerName string
 	// SocketDir is the host directory shared with the CNI plugin (mounted
 	// at the same path).
 	SocketDir string
@@ -100,7 +103,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	// Certificates keep renewing through the drain: not tied to ctx.
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
-	issuer := &identity.CAClient{URL: "https://" + cfg.CAAddress, Token: identity.TokenFile(a.CATokenFile), Bundle: bundle}
+	issuer := &identity.CAClient{URL: "https://" + cfg.CAAddress, Token: identity.TokenFile(a.CATokenFile), Bundle: bundle,
+		ServerName: a.CAServerName}
 	certs := identity.NewCertCache(bg, issuer, bundle, identity.CacheOptions{Log: log.WithName("certs")})
 	defer certs.Close()
 
@@ -160,7 +164,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("installing the CNI plugin: %w", err)
 	}
 	go func() { _ = installer.Watch(bg) }()
-	go a.refreshKubeconfig(bg, installer.KubeconfigPath)
+	go a.refreshKubeconfig(bg, filepath.Join(a.CNIConfMount, kubeconfigName))
 	reconcileNow := make(chan struct{}, 1)
 	watcher.OnChange = func(*discovery.Snapshot) { poke(reconcileNow) }
 	node.Reconcile(ctx, watcher.Snapshot())
@@ -209,16 +213,22 @@ func (a *Agent) installer(cfg nodeconfig.Config) *cni.Installer {
 	return &cni.Installer{
 		BinDir: a.CNIBinMount, ConfDir: a.CNIConfMount, PluginSource: a.PluginSource,
 		SocketPath:         filepath.Join(a.SocketDir, CNISocket),
-		KubeconfigPath:     filepath.Join(a.CNIConfMount, "wayfabric-cni.kubeconfig"),
-		HostKubeconfigPath: filepath.Join(cfg.CNI.ConfDir, "wayfabric-cni.kubeconfig"),
+		KubeconfigPath:     filepath.Join(cfg.CNI.ConfDir, kubeconfigName),
 		LogFile:            filepath.Join(a.SocketDir, "cni.log"),
 		ExcludedNamespaces: cfg.ExcludedNamespaces,
 		Log:                a.Log.WithName("cni-install"),
 	}
 }
 
+// kubeconfigName is the CNI plugin's kubeconfig in the CNI conf dir.
+const kubeconfigName = "wayfabric-cni.kubeconfig"
+
 func (a *Agent) refreshKubeconfig(ctx context.Context, path string) {
-	err := cni.KeepKubeconfig(ctx, path, a.APIServer, a.APIServerCA, a.KubeTokenFile)
+	if a.KubeTokenFile == "" {
+		a.Log.Info("no service-account token file: the CNI plugin cannot ask the API when no ztunnel runs (pods then start only in excluded namespaces)")
+		return
+	}
+	err := cni.RefreshKubeconfig(ctx, path, a.APIServer, a.APIServerCA, a.KubeTokenFile, a.Log.WithName("cni-kubeconfig"))
 	if err != nil && ctx.Err() == nil {
 		a.Log.Error(err, "keeping the CNI plugin's kubeconfig current")
 	}

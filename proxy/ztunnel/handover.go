@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"syscall"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -31,10 +32,10 @@ import (
 const handoverVersion = 1
 
 type handoverMsg struct {
-	Op      string `json:"op"` // "handover", "pod", "end", "done", "ok"
-	Version int    `json:"version,omitempty"`
+	Op      string         `json:"op"` // "handover", "pod", "end", "done", "ok"
+	Version int            `json:"version,omitempty"`
 	Pod     *handedPodInfo `json:"pod,omitempty"`
-	Error   string `json:"error,omitempty"`
+	Error   string         `json:"error,omitempty"`
 }
 
 type handedPodInfo struct {
@@ -60,7 +61,7 @@ func (n *Node) TakeOver(ctx context.Context, path string) (finish func() error, 
 	c, err := uds.Dial(ctx, path)
 	if err != nil {
 		cancel()
-		if errors.Is(err, uds.ErrNoListener) {
+		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("contacting the running ztunnel at %s: %w", path, err)

@@ -77,7 +77,9 @@ type Waypoint struct {
 }
 
 // HandlesServices says whether traffic addressed to Services goes through it.
-func (w *Waypoint) HandlesServices() bool { return w.For == "" || w.For == ForService || w.For == ForAll }
+func (w *Waypoint) HandlesServices() bool {
+	return w.For == "" || w.For == ForService || w.For == ForAll
+}
 
 // HandlesWorkloads says whether traffic addressed to pods goes through it.
 func (w *Waypoint) HandlesWorkloads() bool { return w.For == ForWorkload || w.For == ForAll }
