@@ -63,25 +63,24 @@ func Current() (*NS, error) {
 // interface). It lives as long as the returned NS is open or something else
 // (a process, a socket) holds it. Needs CAP_SYS_ADMIN.
 func New() (*NS, error) {
+	home, err := homeNS()
+	if err != nil {
+		return nil, err
+	}
 	var ns *NS
-	err := onFreshThread(func() (bool, error) {
-		home, err := os.Open(threadNSPath())
-		if err != nil {
-			return true, err
-		}
-		defer home.Close()
+	err = onFreshThread(func() (bool, error) {
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 			return true, fmt.Errorf("unshare(CLONE_NEWNET): %w", err)
 		}
-		ns, err = Open(threadNSPath())
-		if rerr := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); rerr != nil {
-			if ns != nil {
-				ns.Close()
-				ns = nil
+		opened, oerr := Open(threadNSPath())
+		if err := unix.Setns(home, unix.CLONE_NEWNET); err != nil {
+			if opened != nil {
+				opened.Close()
 			}
-			return false, errors.Join(err, fmt.Errorf("setns back to the home namespace: %w", rerr))
+			return false, errors.Join(oerr, fmt.Errorf("setns back to the home namespace: %w", err))
 		}
-		return true, err
+		ns = opened
+		return true, oerr
 	})
 	if err != nil {
 		return nil, fmt.Errorf("netns: new: %w", err)
