@@ -260,7 +260,10 @@ func TestOriginalDstOfAPlainConnection(t *testing.T) {
 	topo := netnstest.New(t, netnstest.Options{Pods: 1})
 	pod := topo.Pods[0]
 	ln := pod.Listen(pod.AddrPort(7000))
+	dialed := make(chan struct{})
+	defer func() { <-dialed }()
 	go func() {
+		defer close(dialed)
 		c, err := pod.Dial(context.Background(), pod.AddrPort(7000), netns.DialOptions{})
 		if err == nil {
 			defer c.Close()

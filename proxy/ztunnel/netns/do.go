@@ -20,9 +20,13 @@ func (n *NS) Do(fn func() error) error {
 		return err
 	}
 	err = onFreshThread(func() (bool, error) {
-		if err := unix.Setns(n.Fd(), unix.CLONE_NEWNET); err != nil {
+		var serr error
+		if err := n.WithFd(func(fd int) error { serr = unix.Setns(fd, unix.CLONE_NEWNET); return nil }); err != nil {
+			return true, err
+		}
+		if serr != nil {
 			// A failed setns leaves the thread where it was.
-			return true, fmt.Errorf("netns: setns into %v: %w", n, err)
+			return true, fmt.Errorf("netns: setns into %v: %w", n, serr)
 		}
 		ferr := fn()
 		if err := unix.Setns(home, unix.CLONE_NEWNET); err != nil {
@@ -34,7 +38,7 @@ func (n *NS) Do(fn func() error) error {
 	return err
 }
 
-var home struct {
+var homeState struct {
 	once sync.Once
 	fd   int
 	err  error
@@ -46,8 +50,8 @@ var home struct {
 // netlink libraries, which restore theirs too) are always in it, even when
 // the main thread was moved elsewhere.
 func homeNS() (int, error) {
-	home.once.Do(func() {
-		home.err = onFreshThread(func() (bool, error) {
+	homeState.once.Do(func() {
+		homeState.err = onFreshThread(func() (bool, error) {
 			fd, err := unix.Open(threadNSPath(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 			if err != nil {
 				return true, fmt.Errorf("netns: open the home namespace: %w", err)
@@ -56,11 +60,11 @@ func homeNS() (int, error) {
 				unix.Close(fd)
 				return true, fmt.Errorf("netns: home namespace: %w", err)
 			}
-			home.fd = fd
+			homeState.fd = fd
 			return true, nil
 		})
 	})
-	return home.fd, home.err
+	return homeState.fd, homeState.err
 }
 
 // onFreshThread runs fn on a new goroutine locked to its OS thread. fn

@@ -88,8 +88,26 @@ func New() (*NS, error) {
 	return ns, nil
 }
 
-// Fd is the namespace file descriptor; valid until Close.
+// Fd is the namespace file descriptor; valid until Close. Code that may
+// run concurrently with Close should use WithFd instead.
 func (n *NS) Fd() int { return int(n.f.Fd()) }
+
+// WithFd runs fn with the namespace descriptor, which stays open until fn
+// returns even if Close is called meanwhile (so its number can never be
+// reused for another file under fn). After Close it returns an error
+// wrapping os.ErrClosed without calling fn.
+func (n *NS) WithFd(fn func(fd int) error) error {
+	rc, err := n.f.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("netns: %v: %w", n, err)
+	}
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = fn(int(fd)) }); err != nil {
+		// The only way Control fails on a valid *os.File.
+		return fmt.Errorf("netns: %v: %w", n, os.ErrClosed)
+	}
+	return ferr
+}
 
 // File is the namespace file; closing it closes the NS.
 func (n *NS) File() *os.File { return n.f }
