@@ -100,7 +100,13 @@ func Installed(ns *netns.NS) (bool, error) {
 
 // nftConn opens one nftables netlink socket in ns for a whole operation.
 func nftConn(ns *netns.NS) (*nftables.Conn, error) {
-	c, err := nftables.New(nftables.WithNetNSFd(ns.Fd()), nftables.AsLasting())
+	var c *nftables.Conn
+	// The lasting socket is opened (inside ns) right here, while WithFd
+	// keeps the descriptor from being closed under it.
+	err := ns.WithFd(func(fd int) (err error) {
+		c, err = nftables.New(nftables.WithNetNSFd(fd), nftables.AsLasting())
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("capture: nftables in %v: %w", ns, err)
 	}

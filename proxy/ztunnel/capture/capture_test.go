@@ -34,13 +34,13 @@ func TestCaptureRedirects(t *testing.T) {
 		serve(t, client.NS, netip.AddrPortFrom(lo, cfg.OutboundPort), "outbound", true)
 		serve(t, server.NS, netip.AddrPortFrom(lo, cfg.OutboundPort), "outbound", true)
 	}
-	serve(t, server.NS, any6(cfg.InboundPort), "inbound", true)
-	serve(t, server.NS, any6(cfg.HBONEPort), "hbone", false)
+	serve(t, server.NS, anyAddr(cfg.InboundPort), "inbound", true)
+	serve(t, server.NS, anyAddr(cfg.HBONEPort), "hbone", false)
 	// Applications.
-	serve(t, client.NS, any6(8080), "client-app", false)
+	serve(t, client.NS, anyAddr(8080), "client-app", false)
 	for _, port := range []uint16{8080, 9090, 9091} {
-		serve(t, server.NS, any6(port), fmt.Sprintf("app%d", port), false)
-		serve(t, other.NS, any6(port), fmt.Sprintf("other%d", port), false)
+		serve(t, server.NS, anyAddr(port), fmt.Sprintf("app%d", port), false)
+		serve(t, other.NS, anyAddr(port), fmt.Sprintf("other%d", port), false)
 	}
 	bypass := netns.DialOptions{Mark: cfg.BypassMark}
 
@@ -77,6 +77,8 @@ func TestCaptureRedirects(t *testing.T) {
 				fmt.Sprintf("client-app %s -", c)},
 			{"pod to loopback stays local", client.NS, netip.AddrPortFrom(f.lo, 8080), netns.DialOptions{},
 				fmt.Sprintf("client-app %s -", f.lo)},
+			{"a pod dialling the outbound listener itself is seen as not redirected", client.NS, netip.AddrPortFrom(f.lo, cfg.OutboundPort), netns.DialOptions{},
+				fmt.Sprintf("outbound %s error:original destination of %s: connection was not redirected", f.lo, netip.AddrPortFrom(f.lo, cfg.OutboundPort))},
 			{"outbound port from a peer is refused", client.NS, f.addr(server, cfg.OutboundPort), bypass, "refused"},
 			{"inbound port from a peer is refused", client.NS, f.addr(server, cfg.InboundPort), bypass, "refused"},
 			{"outbound port from the node is refused", topo.Fabric, f.addr(server, cfg.OutboundPort), netns.DialOptions{}, "refused"},
@@ -124,7 +126,7 @@ func TestFailClosed(t *testing.T) {
 	cfg := testConfig(topo)
 	install(t, client.NS, cfg)
 	install(t, server.NS, cfg)
-	serve(t, server.NS, any6(8080), "app", false)
+	serve(t, server.NS, anyAddr(8080), "app", false)
 	bypass := netns.DialOptions{Mark: cfg.BypassMark}
 
 	for _, f := range families {

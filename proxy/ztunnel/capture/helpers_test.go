@@ -18,8 +18,8 @@ import (
 	"github.com/wayfabric/wayfabric/proxy/ztunnel/netnstest"
 )
 
-// any6 listens dual-stack on port.
-func any6(port uint16) netip.AddrPort { return netip.AddrPortFrom(netip.IPv6Unspecified(), port) }
+// anyAddr listens dual-stack on port.
+func anyAddr(port uint16) netip.AddrPort { return netip.AddrPortFrom(netip.Addr{}, port) }
 
 // serve answers each connection with one line "<name> <peer ip> <original
 // destination or ->" and then echoes what it reads. Listeners of ztunnel's

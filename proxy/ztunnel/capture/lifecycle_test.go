@@ -43,8 +43,8 @@ func installed(t *testing.T, ns *netns.NS) bool {
 func TestInstallLifecycle(t *testing.T) {
 	topo := netnstest.New(t, netnstest.Options{Pods: 2})
 	client, server := topo.Pods[0], topo.Pods[1]
-	serve(t, server.NS, any6(8080), "app", false)
-	serve(t, server.NS, any6(9090), "app9090", false)
+	serve(t, server.NS, anyAddr(8080), "app", false)
+	serve(t, server.NS, anyAddr(9090), "app9090", false)
 	serve(t, client.NS, netip.MustParseAddrPort("127.0.0.1:15001"), "outbound", true)
 	cfg := testConfig(topo)
 	captured := fmt.Sprintf("outbound %s %s", client.Addr, server.AddrPort(8080))

@@ -57,11 +57,11 @@ func TestTransparentDelivery(t *testing.T) {
 	topo := netnstest.New(t, netnstest.Options{Pods: 3})
 	client, server, bare := topo.Pods[0], topo.Pods[1], topo.Pods[2]
 	install(t, server.NS, testConfig(topo))
-	serve(t, server.NS, any6(8080), "app", false)
-	serve(t, bare.NS, any6(8080), "app", false)
+	serve(t, server.NS, anyAddr(8080), "app", false)
+	serve(t, bare.NS, anyAddr(8080), "app", false)
 	// The real client also listens, so a reply that leaked out of the pod
 	// would be answered (reset) rather than silently lost.
-	serve(t, client.NS, any6(8080), "client", false)
+	serve(t, client.NS, anyAddr(8080), "client", false)
 
 	for _, rpf := range []string{"0", "1", "2"} {
 		if err := server.Sysctl("net/ipv4/conf/all/rp_filter", rpf); err != nil {
@@ -106,7 +106,7 @@ func TestInboundPlaintextPath(t *testing.T) {
 	client, server := topo.Pods[0], topo.Pods[1]
 	cfg := testConfig(topo)
 	install(t, server.NS, cfg)
-	serve(t, server.NS, any6(8080), "app", false)
+	serve(t, server.NS, anyAddr(8080), "app", false)
 
 	// Leave the kernel two ports to choose from; the client uses each in
 	// turn, so whichever the kernel prefers, one run would collide.
@@ -115,7 +115,7 @@ func TestInboundPlaintextPath(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	inbound, err := server.NS.ListenTCP(any6(cfg.InboundPort), netns.ListenOptions{})
+	inbound, err := server.NS.ListenTCP(anyAddr(cfg.InboundPort), netns.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

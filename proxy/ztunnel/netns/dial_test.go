@@ -70,6 +70,38 @@ func TestListenTCPLivesInTheNamespace(t *testing.T) {
 		t.Fatal("bound a pod's address outside the pod")
 	}
 
+	t.Run("address families", func(t *testing.T) {
+		// 0.0.0.0 and [::] are separate sockets; the zero address is one
+		// socket for both.
+		v4, err := server.NS.ListenTCP(netip.AddrPortFrom(netip.IPv4Unspecified(), 7003), netns.ListenOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v4.Close()
+		v6, err := server.NS.ListenTCP(netip.AddrPortFrom(netip.IPv6Unspecified(), 7003), netns.ListenOptions{})
+		if err != nil {
+			t.Fatalf("[::] next to 0.0.0.0: %v", err)
+		}
+		defer v6.Close()
+		both, err := server.NS.ListenTCP(netip.AddrPortFrom(netip.Addr{}, 7004), netns.ListenOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer both.Close()
+		for _, tc := range []struct {
+			ln  *net.TCPListener
+			dst netip.AddrPort
+		}{{v4, server.AddrPort(7003)}, {v6, server.AddrPort6(7003)}, {both, server.AddrPort(7004)}, {both, server.AddrPort6(7004)}} {
+			acceptPeers(tc.ln)
+			c, err := client.Dial(context.Background(), tc.dst, netns.DialOptions{})
+			if err != nil {
+				t.Fatalf("%v: %v", tc.dst, err)
+			}
+			readAll(t, c)
+			c.Close()
+		}
+	})
+
 	t.Run("SO_REUSEPORT lets a second listener bind", func(t *testing.T) {
 		addr := server.AddrPort(7002)
 		first, err := server.NS.ListenTCP(addr, netns.ListenOptions{ReusePort: true})
@@ -94,7 +126,7 @@ func TestListenTCPLivesInTheNamespace(t *testing.T) {
 func TestDialTCP(t *testing.T) {
 	topo := netnstest.New(t, netnstest.Options{Pods: 2})
 	server, client := topo.Pods[0], topo.Pods[1]
-	acceptPeers(server.Listen(netip.AddrPortFrom(netip.IPv6Unspecified(), 7000)))
+	acceptPeers(server.Listen(netip.AddrPortFrom(netip.Addr{}, 7000)))
 	ctx := context.Background()
 
 	t.Run("the socket lives in the namespace", func(t *testing.T) {
@@ -228,7 +260,10 @@ func TestOriginalDstOfAPlainConnection(t *testing.T) {
 	topo := netnstest.New(t, netnstest.Options{Pods: 1})
 	pod := topo.Pods[0]
 	ln := pod.Listen(pod.AddrPort(7000))
+	dialed := make(chan struct{})
+	defer func() { <-dialed }()
 	go func() {
+		defer close(dialed)
 		c, err := pod.Dial(context.Background(), pod.AddrPort(7000), netns.DialOptions{})
 		if err == nil {
 			defer c.Close()

@@ -3,8 +3,8 @@ package netns
 import (
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,24 +15,56 @@ import (
 // fn's own goroutine is. If fn panics, the panic is re-raised in the caller
 // and the thread is discarded.
 func (n *NS) Do(fn func() error) error {
-	err := onFreshThread(func() (bool, error) {
-		home, err := os.Open(threadNSPath())
-		if err != nil {
-			return true, fmt.Errorf("netns: open the thread's namespace: %w", err)
+	home, err := homeNS()
+	if err != nil {
+		return err
+	}
+	err = onFreshThread(func() (bool, error) {
+		var serr error
+		if err := n.WithFd(func(fd int) error { serr = unix.Setns(fd, unix.CLONE_NEWNET); return nil }); err != nil {
+			return true, err
 		}
-		defer home.Close()
-		if err := unix.Setns(n.Fd(), unix.CLONE_NEWNET); err != nil {
+		if serr != nil {
 			// A failed setns leaves the thread where it was.
-			return true, fmt.Errorf("netns: setns into %v: %w", n, err)
+			return true, fmt.Errorf("netns: setns into %v: %w", n, serr)
 		}
 		ferr := fn()
-		if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err != nil {
+		if err := unix.Setns(home, unix.CLONE_NEWNET); err != nil {
 			return false, errors.Join(ferr, fmt.Errorf("netns: setns back from %v (thread discarded): %w", n, err))
 		}
 		return true, ferr
 	})
 	runtime.KeepAlive(n)
 	return err
+}
+
+var homeState struct {
+	once sync.Once
+	fd   int
+	err  error
+}
+
+// homeNS is a descriptor of the process's own network namespace, opened
+// once (opening a /proc namespace link costs tens of microseconds). It is
+// taken from a fresh thread: threads not locked by this package (or by the
+// netlink libraries, which restore theirs too) are always in it, even when
+// the main thread was moved elsewhere.
+func homeNS() (int, error) {
+	homeState.once.Do(func() {
+		homeState.err = onFreshThread(func() (bool, error) {
+			fd, err := unix.Open(threadNSPath(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return true, fmt.Errorf("netns: open the home namespace: %w", err)
+			}
+			if _, err := checkNetNS(fd); err != nil {
+				unix.Close(fd)
+				return true, fmt.Errorf("netns: home namespace: %w", err)
+			}
+			homeState.fd = fd
+			return true, nil
+		})
+	})
+	return homeState.fd, homeState.err
 }
 
 // onFreshThread runs fn on a new goroutine locked to its OS thread. fn

@@ -18,9 +18,10 @@ type ListenOptions struct {
 	ReusePort bool
 }
 
-// ListenTCP opens a TCP listener whose socket lives in n. An invalid or
-// unspecified IPv6 address listens dual-stack (IPv4 and IPv6); 0.0.0.0
-// listens IPv4 only.
+// ListenTCP opens a TCP listener whose socket lives in n. The zero
+// (invalid) address listens dual-stack, IPv4 and IPv6 on one socket; an
+// IPv4 address (also 0.0.0.0) listens IPv4 only and an IPv6 address (also
+// [::]) IPv6 only, so 0.0.0.0:p and [::]:p can be bound side by side.
 func (n *NS) ListenTCP(addr netip.AddrPort, o ListenOptions) (*net.TCPListener, error) {
 	network, address := listenNetwork(addr)
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
@@ -48,7 +49,7 @@ func listenNetwork(addr netip.AddrPort) (network, address string) {
 	a := addr.Addr()
 	port := fmt.Sprint(addr.Port())
 	switch {
-	case !a.IsValid(), a == netip.IPv6Unspecified():
+	case !a.IsValid():
 		return "tcp", net.JoinHostPort("", port)
 	case a.Is4() || a.Is4In6():
 		return "tcp4", net.JoinHostPort(a.Unmap().String(), port)

@@ -63,25 +63,24 @@ func Current() (*NS, error) {
 // interface). It lives as long as the returned NS is open or something else
 // (a process, a socket) holds it. Needs CAP_SYS_ADMIN.
 func New() (*NS, error) {
+	home, err := homeNS()
+	if err != nil {
+		return nil, err
+	}
 	var ns *NS
-	err := onFreshThread(func() (bool, error) {
-		home, err := os.Open(threadNSPath())
-		if err != nil {
-			return true, err
-		}
-		defer home.Close()
+	err = onFreshThread(func() (bool, error) {
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 			return true, fmt.Errorf("unshare(CLONE_NEWNET): %w", err)
 		}
-		ns, err = Open(threadNSPath())
-		if rerr := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); rerr != nil {
-			if ns != nil {
-				ns.Close()
-				ns = nil
+		opened, oerr := Open(threadNSPath())
+		if err := unix.Setns(home, unix.CLONE_NEWNET); err != nil {
+			if opened != nil {
+				opened.Close()
 			}
-			return false, errors.Join(err, fmt.Errorf("setns back to the home namespace: %w", rerr))
+			return false, errors.Join(oerr, fmt.Errorf("setns back to the home namespace: %w", err))
 		}
-		return true, err
+		ns = opened
+		return true, oerr
 	})
 	if err != nil {
 		return nil, fmt.Errorf("netns: new: %w", err)
@@ -89,8 +88,26 @@ func New() (*NS, error) {
 	return ns, nil
 }
 
-// Fd is the namespace file descriptor; valid until Close.
+// Fd is the namespace file descriptor; valid until Close. Code that may
+// run concurrently with Close should use WithFd instead.
 func (n *NS) Fd() int { return int(n.f.Fd()) }
+
+// WithFd runs fn with the namespace descriptor, which stays open until fn
+// returns even if Close is called meanwhile (so its number can never be
+// reused for another file under fn). After Close it returns an error
+// wrapping os.ErrClosed without calling fn.
+func (n *NS) WithFd(fn func(fd int) error) error {
+	rc, err := n.f.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("netns: %v: %w", n, err)
+	}
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = fn(int(fd)) }); err != nil {
+		// The only way Control fails on a valid *os.File.
+		return fmt.Errorf("netns: %v: %w", n, os.ErrClosed)
+	}
+	return ferr
+}
 
 // File is the namespace file; closing it closes the NS.
 func (n *NS) File() *os.File { return n.f }

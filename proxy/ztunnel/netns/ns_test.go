@@ -2,9 +2,9 @@ package netns_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -180,7 +180,49 @@ func TestDoRunsInsideAndReturns(t *testing.T) {
 		t.Fatal(err)
 	}
 	closed.Close()
-	if err := closed.Do(func() error { return nil }); !errors.Is(err, syscall.EBADF) {
-		t.Fatalf("Do on a closed NS = %v, want EBADF", err)
+	ran := false
+	if err := closed.Do(func() error { ran = true; return nil }); !errors.Is(err, os.ErrClosed) || ran {
+		t.Fatalf("Do on a closed NS = %v (fn ran: %v), want os.ErrClosed", err, ran)
+	}
+}
+
+// TestCloseDuringDo: closing an NS while other goroutines enter it never
+// sends them into another namespace (its descriptor number may be reused
+// at once by the next open).
+func TestCloseDuringDo(t *testing.T) {
+	netnstest.RequireRoot(t)
+	for range 20 {
+		ns, err := netns.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := ns.ID()
+		errs := make(chan error, 8)
+		for range cap(errs) {
+			go func() {
+				errs <- ns.Do(func() error {
+					cur, err := netns.Current()
+					if err != nil {
+						return err
+					}
+					defer cur.Close()
+					if cur.ID() != id {
+						return fmt.Errorf("entered namespace %d instead of %d", cur.ID(), id)
+					}
+					return nil
+				})
+			}()
+		}
+		ns.Close()
+		other, err := netns.New() // likely reuses the closed descriptor number
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range cap(errs) {
+			if err := <-errs; err != nil && !errors.Is(err, os.ErrClosed) {
+				t.Fatal(err)
+			}
+		}
+		other.Close()
 	}
 }

@@ -127,8 +127,9 @@ func (p *Pod) AddrPort6(port uint16) netip.AddrPort { return netip.AddrPortFrom(
 // Do runs fn inside the pod's namespace (see netns.NS.Do).
 func (p *Pod) Do(fn func() error) error { return p.NS.Do(fn) }
 
-// Listen opens a TCP listener in the pod (dual-stack for an invalid or
-// [::] address), closed in t.Cleanup; it fails the test on error.
+// Listen opens a TCP listener in the pod (dual-stack for the zero
+// address, see netns.NS.ListenTCP), closed in t.Cleanup; it fails the test
+// on error.
 func (p *Pod) Listen(addr netip.AddrPort) *net.TCPListener {
 	t := p.topo.t
 	t.Helper()

@@ -69,7 +69,7 @@ func TestTopologyConnectsPodsAndGateway(t *testing.T) {
 	t.Run("topology", func(t *testing.T) {
 		topo := netnstest.New(t, netnstest.Options{Pods: 3})
 		server, client := topo.Pods[0], topo.Pods[1]
-		serveName(server.Listen(netip.AddrPortFrom(netip.IPv6Unspecified(), 8080)), "server")
+		serveName(server.Listen(netip.AddrPortFrom(netip.Addr{}, 8080)), "server")
 
 		for _, tc := range []struct {
 			name string
