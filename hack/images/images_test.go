@@ -64,11 +64,11 @@ func TestDiscoverBinariesFindsOnlyMainPackages(t *testing.T) {
 
 func TestRootfsTarIsReproducibleAndNonRootFriendly(t *testing.T) {
 	mtime := time.Unix(1700000000, 0)
-	a, err := rootfsTar("manager", []byte("binary"), mtime)
+	a, err := rootfsTar("manager", []byte("binary"), map[string][]byte{"helper": []byte("h")}, mtime)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := rootfsTar("manager", []byte("binary"), mtime)
+	b, _ := rootfsTar("manager", []byte("binary"), map[string][]byte{"helper": []byte("h")}, mtime)
 	if !bytes.Equal(a, b) {
 		t.Error("two layers from the same input differ")
 	}

@@ -39,7 +39,9 @@ func (p *podProxy) servePlaintextInbound(c *net.TCPConn) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, dialTimeout)
-	up, err := p.dialLocal(ctx, dst, src.Addr())
+	// The client's own port would give the transparent connection the
+	// redirected connection's 4-tuple, which conntrack sends back here.
+	up, err := p.dialLocal(ctx, dst, src.Addr(), src.Port())
 	cancel()
 	if err != nil {
 		p.refuse(c, inbound, "application_unreachable", err)
@@ -64,7 +66,7 @@ func (p *podProxy) ServeHBONE(ctx context.Context, req *hbone.ConnectRequest, s 
 	p.track(s, true, true)
 	defer p.track(s, false, false)
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
-	up, err := p.dialLocal(dctx, req.Target, src.Addr())
+	up, err := p.dialLocal(dctx, req.Target, src.Addr(), 0)
 	cancel()
 	if err != nil {
 		p.n.cfg.Metrics.errors.WithLabelValues(inbound, "application_unreachable", p.key.Namespace, p.workload).Inc()
@@ -128,11 +130,11 @@ func (p *podProxy) authorizePeer(peer identity.ID) error {
 // source (the application sees who called); where the kernel refuses that
 // (no IP_TRANSPARENT, an address the pod owns) it falls back to the
 // pod's own address.
-func (p *podProxy) dialLocal(ctx context.Context, target netip.AddrPort, client netip.Addr) (net.Conn, error) {
+func (p *podProxy) dialLocal(ctx context.Context, target netip.AddrPort, client netip.Addr, avoidPort uint16) (net.Conn, error) {
 	cfg := p.n.cfg.Capture
 	if client.IsValid() && !slices.Contains(p.ips, client) && !client.IsLoopback() && client.Is4() == target.Addr().Is4() {
 		c, err := p.ns.DialTCP(ctx, target, netns.DialOptions{Mark: cfg.TransparentMark,
-			Source: netip.AddrPortFrom(client, 0), Transparent: true})
+			Source: netip.AddrPortFrom(client, 0), Transparent: true, AvoidSourcePort: avoidPort})
 		if err == nil {
 			return c, nil
 		}
