@@ -22,20 +22,21 @@ const podVisibleWait = 10 * time.Second
 // AddPod implements cni.Handler: the CNI plugin hands over a new pod's
 // network namespace before any of its containers start. An enrolled pod
 // is answered only once it is fully captured (rules, certificate,
-// listeners), so its first packet already goes through the mesh.
+// listeners), so its first packet already goes through the mesh. The
+// server closes nsFile when AddPod returns: a captured pod keeps a copy.
 func (n *Node) AddPod(ctx context.Context, info cni.PodInfo, nsFile *os.File) cni.Reply {
 	if n.stopping.Load() {
-		if nsFile != nil {
-			_ = nsFile.Close()
-		}
 		return cni.Reply{Error: "ztunnel is shutting down; retry"}
 	}
 	if nsFile == nil {
 		return cni.Reply{Error: "no network namespace received"}
 	}
-	ns, err := netns.FromFile(nsFile)
+	dup, err := dupFile(nsFile)
 	if err != nil {
-		_ = nsFile.Close()
+		return cni.Reply{Error: fmt.Sprintf("keeping the network namespace: %v", err)}
+	}
+	ns, err := netns.FromFile(dup)
+	if err != nil {
 		return cni.Reply{Error: fmt.Sprintf("invalid network namespace: %v", err)}
 	}
 	key := types.NamespacedName{Namespace: info.Namespace, Name: info.Name}

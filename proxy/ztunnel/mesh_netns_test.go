@@ -132,6 +132,8 @@ func newMeshEnv(t *testing.T) *meshEnv {
 	root := repoRoot(t)
 	env := &envtest.Environment{BinaryAssetsDirectory: assets, CRDDirectoryPaths: []string{filepath.Join(root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true}
+	// Generous: CI machines are small and busy.
+	env.ControlPlane.GetAPIServer().StartTimeout = 2 * time.Minute
 	env.ControlPlane.GetAPIServer().Configure().
 		Set("service-account-issuer", "https://kubernetes.default.svc.cluster.local").
 		Set("api-audiences", "https://kubernetes.default.svc.cluster.local", identity.TokenAudience)

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -198,12 +199,20 @@ func TestMeshOnNetworkNamespaces(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer hc.Close()
-		_, err = hc.Dial(ctx, hbone.DialRequest{Target: server1.AddrPort(echoPort), SourceIdentity: identity.MustParse("spiffe://cluster.local/ns/mesh/sa/client"),
-			PeerIdentity: identity.MustParse("spiffe://cluster.local/ns/mesh/sa/server")})
-		if err == nil {
-			t.Fatal("direct HBONE to a pod behind a waypoint was accepted")
-		}
-		t.Logf("refused as expected: %v", err)
+		eventually(t, 5*time.Second, "direct HBONE refused at the handshake", func() error {
+			s, err := hc.Dial(ctx, hbone.DialRequest{Target: server1.AddrPort(echoPort), SourceIdentity: identity.MustParse("spiffe://cluster.local/ns/mesh/sa/client"),
+				PeerIdentity: identity.MustParse("spiffe://cluster.local/ns/mesh/sa/server")})
+			if err == nil {
+				s.Close()
+				return fmt.Errorf("direct HBONE to a pod behind a waypoint was accepted")
+			}
+			var ce *hbone.ConnectError
+			if errors.As(err, &ce) {
+				return fmt.Errorf("refused only at CONNECT (%v): the TLS handshake must refuse the identity", err)
+			}
+			t.Logf("refused as expected: %v", err)
+			return nil
+		})
 	})
 
 	t.Run("ztunnel killed: enrolled traffic fails closed; after the restart every pod is adopted and traffic flows", func(t *testing.T) {
