@@ -3,6 +3,7 @@
 package ztunnel_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/x509"
 	"encoding/binary"
@@ -239,6 +240,88 @@ func TestMeshOnNetworkNamespaces(t *testing.T) {
 			t.Fatalf("after restart: %q, %v", got, err)
 		}
 		zb = zb2
+	})
+
+	t.Run("a new ztunnel takes the node over without refusing a connection; the old one drains and closes cleanly", func(t *testing.T) {
+		// A long-lived connection through the old process.
+		ctx := context.Background()
+		long, err := client0.Dial(ctx, server1.AddrPort(echoPort), netnsNoMark)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer long.Close()
+		lr := bufio.NewReader(long)
+		ping := func(msg string) error {
+			_ = long.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := fmt.Fprintln(long, msg); err != nil {
+				return err
+			}
+			_, err := lr.ReadString('\n')
+			return err
+		}
+		if err := ping("before"); err != nil {
+			t.Fatal(err)
+		}
+		// New connections all through the handover.
+		stop := make(chan struct{})
+		var mu sync.Mutex
+		var ok, failed int
+		var firstErr error
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, err := exchange(client0, server1.AddrPort(echoPort), "churn")
+				mu.Lock()
+				if err != nil {
+					failed++
+					if firstErr == nil {
+						firstErr = err
+					}
+				} else {
+					ok++
+				}
+				mu.Unlock()
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+		za2 := e.startZtunnel("node-a", "a2")
+		if got := status(t, za2).CapturedPods; got != 1 {
+			t.Errorf("new ztunnel holds %d pods after the handover, want 1", got)
+		}
+		if err := ping("after handover"); err != nil {
+			t.Errorf("long-lived connection broke at the handover: %v", err)
+		}
+		// The old one is told to stop (the kubelet's SIGTERM) and drains.
+		_ = za.cmd.Process.Signal(syscall.SIGTERM)
+		time.Sleep(500 * time.Millisecond)
+		if err := ping("during drain"); err != nil {
+			t.Errorf("long-lived connection broke during the drain: %v", err)
+		}
+		select {
+		case <-za.waited:
+		case <-time.After(15 * time.Second):
+			t.Fatal("old ztunnel did not exit after its drain")
+		}
+		// At the end of the drain the old process closed it cleanly: EOF, no reset.
+		_ = long.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := lr.ReadString('\n'); err != io.EOF {
+			t.Errorf("long-lived connection at the end of the drain: %v, want a clean EOF", err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		close(stop)
+		wg.Wait()
+		if failed > 0 || ok == 0 {
+			t.Errorf("new connections during the handover: %d ok, %d failed (first: %v)", ok, failed, firstErr)
+		}
+		t.Logf("handover: %d new connections, %d failed", ok, failed)
+		za = za2
 	})
 
 	t.Run("a pod whose label opts it out is released and talks plainly again", func(t *testing.T) {
