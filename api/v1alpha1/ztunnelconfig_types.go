@@ -189,7 +189,7 @@ type ZtunnelConfigStatus struct {
 // +kubebuilder:printcolumn:name="Nodes",type=integer,JSONPath=`.status.desiredNodes`
 // +kubebuilder:printcolumn:name="Ready",type=integer,JSONPath=`.status.readyNodes`
 // +kubebuilder:printcolumn:name="Updated",type=integer,JSONPath=`.status.updatedNodes`
-// +kubebuilder:printcolumn:name="Pods",type=integer,JSONPath=`.status.capturedPods`
+// +kubebuilder:printcolumn:name="Pods",type=integer,JSONPath=`.status.capturedPods`,priority=1
 // +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.status.version`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ZtunnelConfig struct {
