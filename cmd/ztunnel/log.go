@@ -17,7 +17,7 @@ func newLogger(level string) (logr.Logger, func(string)) {
 	var v atomic.Int32
 	set := func(l string) { v.Store(verbosity(l)) }
 	set(level)
-	base := funcr.NewJSON(func(obj string) { fmt.Fprintln(os.Stderr, obj) }, funcr.Options{Verbosity: 2})
+	base := funcr.NewJSON(func(obj string) { fmt.Fprintln(os.Stderr, obj) }, funcr.Options{Verbosity: 2, LogTimestamp: true})
 	return logr.New(&levelSink{LogSink: base.GetSink(), v: &v}), set
 }
 

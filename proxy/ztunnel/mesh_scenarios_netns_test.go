@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/x509"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,12 +15,10 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -29,6 +26,7 @@ import (
 	"github.com/wayfabric/wayfabric/proxy/hbone"
 	"github.com/wayfabric/wayfabric/proxy/identity"
 	"github.com/wayfabric/wayfabric/proxy/ztunnel/netns"
+	"github.com/wayfabric/wayfabric/proxy/ztunnel/netnstest"
 )
 
 // TestMeshOnNetworkNamespaces: two ztunnel processes ("node-a", "node-b"),
@@ -83,28 +81,28 @@ func TestMeshOnNetworkNamespaces(t *testing.T) {
 	})
 
 	t.Run("between the two pods only TLS to port 15008 crosses the network, never the payload", func(t *testing.T) {
-		sn := sniff(t, e.topo.Fabric, server1.Veth)
+		sn := netnstest.Sniff(t, e.topo.Fabric, server1.Veth)
 		const secret = "the-payload-must-never-be-seen-in-clear"
 		for range 3 {
 			if _, err := exchange(client0, netip.AddrPortFrom(e.svcIP, 80), secret); err != nil {
 				t.Fatal(err)
 			}
 		}
-		frames := sn.stop()
+		frames := sn.Stop()
 		var between, to15008 int
 		for _, f := range frames {
-			if strings.Contains(string(f.raw), secret) {
-				t.Fatalf("payload seen in clear on the wire: %v -> %v", f.src, f.dst)
+			if strings.Contains(string(f.Raw), secret) {
+				t.Fatalf("payload seen in clear on the wire: %v -> %v", f.Src, f.Dst)
 			}
-			pair := (f.src.Addr() == client0.Addr && f.dst.Addr() == server1.Addr) || (f.src.Addr() == server1.Addr && f.dst.Addr() == client0.Addr)
+			pair := (f.Src.Addr() == client0.Addr && f.Dst.Addr() == server1.Addr) || (f.Src.Addr() == server1.Addr && f.Dst.Addr() == client0.Addr)
 			if !pair {
 				continue
 			}
 			between++
-			if f.src.Port() == 15008 || f.dst.Port() == 15008 {
+			if f.Src.Port() == 15008 || f.Dst.Port() == 15008 {
 				to15008++
 			} else {
-				t.Errorf("non-HBONE segment between the pods: %v -> %v", f.src, f.dst)
+				t.Errorf("non-HBONE segment between the pods: %v -> %v", f.Src, f.Dst)
 			}
 		}
 		if between == 0 {
@@ -396,88 +394,3 @@ func mustRoots(t *testing.T, pem []byte) []*x509.Certificate {
 	}
 	return roots
 }
-
-// frame is one TCP segment seen on the wire.
-type frame struct {
-	src, dst netip.AddrPort
-	raw      []byte
-}
-
-type sniffer struct {
-	fd      int
-	stopped atomic.Bool
-	mu      sync.Mutex
-	frames  []frame
-	done    chan struct{}
-}
-
-// sniff captures IPv4 TCP frames on a link of namespace ns (AF_PACKET).
-func sniff(t *testing.T, ns *netns.NS, link string) *sniffer {
-	s := &sniffer{done: make(chan struct{})}
-	err := ns.Do(func() error {
-		ifi, err := net.InterfaceByName(link)
-		if err != nil {
-			return err
-		}
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(htons(unix.ETH_P_ALL)))
-		if err != nil {
-			return err
-		}
-		s.fd = fd
-		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index})
-	})
-	if err != nil {
-		t.Fatalf("sniffer: %v", err)
-	}
-	// A receive timeout lets the loop notice stop().
-	_ = unix.SetsockoptTimeval(s.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 100000})
-	go func() {
-		defer close(s.done)
-		buf := make([]byte, 65536)
-		for !s.stopped.Load() {
-			n, _, err := unix.Recvfrom(s.fd, buf, 0)
-			if err != nil {
-				continue // EAGAIN on timeout, EINTR
-			}
-			if f, ok := parseFrame(buf[:n]); ok {
-				s.mu.Lock()
-				s.frames = append(s.frames, f)
-				s.mu.Unlock()
-			}
-		}
-	}()
-	t.Cleanup(func() { s.stop() })
-	return s
-}
-
-// stop ends the capture (after a moment for frames in flight) and
-// returns what was seen.
-func (s *sniffer) stop() []frame {
-	if !s.stopped.Load() {
-		time.Sleep(200 * time.Millisecond)
-		s.stopped.Store(true)
-		<-s.done
-		_ = unix.Close(s.fd)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.frames
-}
-
-func parseFrame(b []byte) (frame, bool) {
-	if len(b) < 14+20 || binary.BigEndian.Uint16(b[12:14]) != unix.ETH_P_IP {
-		return frame{}, false
-	}
-	ip := b[14:]
-	ihl := int(ip[0]&0x0f) * 4
-	if ip[9] != unix.IPPROTO_TCP || len(ip) < ihl+20 {
-		return frame{}, false
-	}
-	src, _ := netip.AddrFromSlice(ip[12:16])
-	dst, _ := netip.AddrFromSlice(ip[16:20])
-	tcp := ip[ihl:]
-	return frame{src: netip.AddrPortFrom(src, binary.BigEndian.Uint16(tcp[0:2])),
-		dst: netip.AddrPortFrom(dst, binary.BigEndian.Uint16(tcp[2:4])), raw: append([]byte(nil), b...)}, true
-}
-
-func htons(v uint16) uint16 { return v<<8 | v>>8 }

@@ -20,11 +20,8 @@ import (
 	"github.com/wayfabric/wayfabric/test/testenv"
 )
 
-// Blockers of the pending scenarios, named once so the report says exactly
-// what each one waits for.
 const (
-	blockedZtunnel = "BLOCKED on product: the ztunnel binary (cmd/ztunnel) and its image do not exist yet"
-	// nextVersion is the waypoint image tag of the upgrade scenario.
+	// nextVersion is the proxy image tag of the upgrade scenarios.
 	nextVersion = "v0.1.1"
 	// meshNS holds the waypoint and the echo app of the traffic scenarios.
 	meshNS   = "e2e-mesh"
@@ -439,11 +436,7 @@ metadata: {name: echo}
 		})
 	})
 
-	Context("ztunnel", func() {
-		PIt("a ZtunnelConfig yields a running, Ready ztunnel on the real node — "+blockedZtunnel, func() {})
-		PIt("enrolled pods (namespace label mesh.wayfabric.io/dataplane-mode=ambient) talk through the ztunnels over HBONE — "+blockedZtunnel, func() {})
-		PIt("a ztunnel version change under load fails no new connection — "+blockedZtunnel, func() {})
-	})
+	Context("ztunnel", ztunnelSpecs)
 
 	Context("scale on kwok fake nodes", func() {
 		var kwokNodes int

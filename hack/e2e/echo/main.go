@@ -2,10 +2,13 @@
 //
 //	echo serve [-addr :8080]
 //	echo cert -ca-url https://10.248.0.20:15012 -ca-server-name wayfabric-ca.wayfabric-system.svc
+//	echo get -url http://echo.demo.svc:8080/ [-retry 30s]
 //
-// answers every request with a small JSON document naming the pod that
-// served it (POD_NAME), the method, path and the Forwarded header, and
-// /healthz with 200.
+// serve answers every request with a small JSON document naming the pod
+// that served it (POD_NAME), the method, path, the Forwarded header and the
+// client address it sees, /healthz with 200, and /bytes?n=N with N bytes
+// (for throughput). get sends one request as an ordinary HTTP client and
+// prints "ANSWER <status> <body>", or for /bytes "BYTES n=.. seconds=..".
 //
 //	echo load -url http://10.247.0.5:8080/ [-rps 200] [-duration 30s] [-concurrency 32]
 //	echo load -url http://10.248.0.10:8080/ -hbone-proxy 10.247.0.7:15008 \
@@ -59,6 +62,8 @@ func main() {
 		err = load(ctx, os.Args[2:])
 	case "cert":
 		err = cert(ctx, os.Args[2:])
+	case "get":
+		err = get(ctx, os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -172,6 +177,7 @@ func serve(ctx context.Context, args []string) error {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc("/bytes", serveBytes)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
@@ -448,4 +454,74 @@ func warmUp(ctx context.Context, client *http.Client, url string, limit time.Dur
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// serveBytes streams ?n= zero bytes (default 1 MiB) in 64 KiB writes.
+func serveBytes(w http.ResponseWriter, r *http.Request) {
+	n, err := strconv.ParseInt(r.URL.Query().Get("n"), 10, 64)
+	if err != nil || n < 0 {
+		n = 1 << 20
+	}
+	w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+	buf := make([]byte, 64<<10)
+	for n > 0 {
+		k := min(n, int64(len(buf)))
+		if _, err := w.Write(buf[:k]); err != nil {
+			return
+		}
+		n -= k
+	}
+}
+
+// get sends one GET as an unmodified application would (plain HTTP: in an
+// enrolled pod the ztunnel captures it) and prints what came back.
+func get(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("get", flag.ContinueOnError)
+	target := fs.String("url", "", "URL to request (required)")
+	retry := fs.Duration("retry", 0, "retry failures for this long (0: once)")
+	timeout := fs.Duration("timeout", 5*time.Minute, "request timeout")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *target == "" {
+		return fmt.Errorf("-url is required")
+	}
+	client := &http.Client{Timeout: *timeout}
+	deadline := time.Now().Add(*retry)
+	for {
+		start := time.Now()
+		err := getOnce(ctx, client, *target, start)
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		fmt.Fprintln(os.Stderr, "echo get: retrying:", err)
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func getOnce(ctx context.Context, client *http.Client, target string, start time.Time) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if req.URL.Path == "/bytes" {
+		n, err := io.Copy(io.Discard, resp.Body)
+		if err != nil {
+			return err
+		}
+		secs := time.Since(start).Seconds()
+		fmt.Printf("BYTES n=%d seconds=%.3f mbps=%.1f\n", n, secs, float64(n)*8/secs/1e6)
+		return nil
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("ANSWER %d %s", resp.StatusCode, body)
+	return nil
 }
