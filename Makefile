@@ -65,6 +65,10 @@ bench-operator: envtest ## 1,000 Waypoints in 50 namespaces on envtest vs a 100-
 bench-waypoint: ## Waypoint vs nginx as a reverse proxy (installs nginx and wrk if missing).
 	test/bench/waypoint.sh
 
+.PHONY: bench-ztunnel
+bench-ztunnel: envtest ## (root) Two ztunnel processes on network namespaces vs plain pod to pod: added latency at 1,000 req/s, CPU, RSS, throughput.
+	WAYFABRIC_BENCH_ZTUNNEL=1 KUBEBUILDER_ASSETS=$(ENVTEST_DIR) go test -count=1 -timeout=20m -run TestBenchZtunnel -v ./proxy/ztunnel/
+
 .PHONY: bench-ztunnel-memory
 bench-ztunnel-memory: envtest ## ztunnel's view of 1,000 pods and 1,000 Services on envtest: heap vs informers keeping full objects.
 	WAYFABRIC_BENCH_ZTUNNEL=1 KUBEBUILDER_ASSETS=$(ENVTEST_DIR) go test -count=1 -timeout=20m -run TestMemoryAt1000PodsAnd1000Services -v ./proxy/ztunnel/discovery/

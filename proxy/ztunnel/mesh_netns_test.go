@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -53,12 +54,17 @@ const (
 	trustDom   = "cluster.local"
 	echoPort   = 8080
 	echoEnv    = "ZTUNNEL_TEST_ECHO"
+	httpEnv    = "ZTUNNEL_TEST_HTTP"
 	configName = "test"
 )
 
 func TestMain(m *testing.M) {
 	if os.Getenv(echoEnv) != "" {
 		runEcho()
+		return
+	}
+	if os.Getenv(httpEnv) != "" {
+		runHTTP()
 		return
 	}
 	os.Exit(m.Run())
@@ -89,6 +95,28 @@ func runEcho() {
 			}
 		}()
 	}
+}
+
+// runHTTP is the benchmark's application: a small answer on /, and
+// /bytes?n=N streams N bytes.
+func runHTTP() {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc("/bytes", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.ParseInt(r.URL.Query().Get("n"), 10, 64)
+		w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+		buf := make([]byte, 256<<10)
+		for n > 0 {
+			k := min(n, int64(len(buf)))
+			if _, err := w.Write(buf[:k]); err != nil {
+				return
+			}
+			n -= k
+		}
+	})
+	srv := &http.Server{Addr: fmt.Sprintf(":%d", echoPort), Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	fmt.Fprintln(os.Stderr, srv.ListenAndServe())
+	os.Exit(1)
 }
 
 type meshPod struct {
@@ -400,9 +428,14 @@ func (e *meshEnv) cniAdd(p *meshPod, z *ztunnelProc) (string, error) {
 	return string(out), err
 }
 
-func (e *meshEnv) startEcho(p *meshPod) {
+func (e *meshEnv) startEcho(p *meshPod) { e.startApp(p, echoEnv) }
+
+func (e *meshEnv) startHTTP(p *meshPod) { e.startApp(p, httpEnv) }
+
+// startApp runs this test binary as the application (selected by env) in pod p.
+func (e *meshEnv) startApp(p *meshPod, env string) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), echoEnv+"="+p.name)
+	cmd.Env = append(os.Environ(), env+"="+p.name)
 	if err := p.Start(cmd); err != nil {
 		e.t.Fatal(err)
 	}
