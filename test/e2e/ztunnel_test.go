@@ -174,7 +174,7 @@ spec:
 				return 0
 			}
 			return p.Status.ContainerStatuses[0].RestartCount
-		}).WithTimeout(2*time.Minute).WithPolling(200*time.Millisecond).Should(BeNumerically(">", before.Status.ContainerStatuses[0].RestartCount))
+		}).WithTimeout(2 * time.Minute).WithPolling(200 * time.Millisecond).Should(BeNumerically(">", before.Status.ContainerStatuses[0].RestartCount))
 		readyAgain := time.Since(killed)
 		logs := waitPod(load, 2*time.Minute)
 		segs := sn.Stop()
