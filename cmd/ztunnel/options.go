@@ -19,7 +19,7 @@ type options struct {
 	configFile, kubeconfig, nodeName, nodeAddrs, configName string
 	caTokenFile, rootCertFile, socketDir, procRoot          string
 	cniBinMount, cniConfMount, pluginSource                 string
-	statsAddr, readyAddr, logLevel, caServerName            string
+	statsAddr, readyAddr, logLevel, caServerName, debugAddr string
 }
 
 func envOr(k, def string) string {
@@ -45,6 +45,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.pluginSource, "cni-plugin", "/wayfabric-cni", "the CNI plugin binary to install")
 	fs.StringVar(&o.statsAddr, "stats-addr", ":15020", "Prometheus metrics (/metrics) listen address")
 	fs.StringVar(&o.readyAddr, "ready-addr", ":15021", "readiness (/healthz/ready) listen address")
+	fs.StringVar(&o.debugAddr, "debug-addr", "", "serve Go profiling (/debug/pprof/) here; empty disables it, keep it on loopback")
 	fs.StringVar(&o.logLevel, "log-level", "info", "error, warn, info, debug or trace (the configuration file's logLevel overrides it)")
 }
 
@@ -86,7 +87,7 @@ func (o *options) agent(log logr.Logger) (*ztunnel.Agent, error) {
 		KubeTokenFile: tokenFile, CATokenFile: o.caTokenFile, RootCertFile: o.rootCertFile, CAServerName: o.caServerName,
 		SocketDir: o.socketDir, ProcRoot: o.procRoot,
 		CNIBinMount: o.cniBinMount, CNIConfMount: o.cniConfMount, PluginSource: o.pluginSource,
-		StatsAddr: o.statsAddr, ReadyAddr: o.readyAddr,
+		StatsAddr: o.statsAddr, ReadyAddr: o.readyAddr, DebugAddr: o.debugAddr,
 		Final: meshLeaving(kube, dyn, o.configName, o.nodeName, log),
 		Log:   log,
 	}, nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -59,6 +60,9 @@ type Agent struct {
 	// are mounted in this container; PluginSource is the plugin binary.
 	CNIBinMount, CNIConfMount, PluginSource string
 	StatsAddr, ReadyAddr                    string
+	// DebugAddr, if set, serves Go profiling (/debug/pprof/); keep it on
+	// loopback.
+	DebugAddr string
 	// Version is this build's release, reported on /status.
 	Version string
 	// Final decides at shutdown whether the mesh is leaving this node (the
@@ -271,10 +275,19 @@ func (a *Agent) serveAdmin(ctx context.Context, node *Node) error {
 			fmt.Fprintf(w, "ready: %d pods captured\n", node.Captured())
 		}
 	})
-	for _, s := range []*http.Server{
+	servers := []*http.Server{
 		{Addr: a.StatsAddr, Handler: stats, ReadHeaderTimeout: 5 * time.Second},
 		{Addr: a.ReadyAddr, Handler: ready, ReadHeaderTimeout: 5 * time.Second},
-	} {
+	}
+	if a.DebugAddr != "" {
+		debug := http.NewServeMux()
+		debug.HandleFunc("/debug/pprof/", pprof.Index)
+		debug.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		debug.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		debug.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		servers = append(servers, &http.Server{Addr: a.DebugAddr, Handler: debug, ReadHeaderTimeout: 5 * time.Second})
+	}
+	for _, s := range servers {
 		ln, err := net.Listen("tcp", s.Addr)
 		if err != nil {
 			return err
