@@ -330,6 +330,7 @@ func TestInstallReportsWhatIsWrong(t *testing.T) {
 		{"broken JSON", "10-x.conflist", `{"plugins": [`, "is not a JSON object"},
 		{"CNI version the plugin cannot speak", "10-x.conflist", `{"cniVersion":"0.2.0","name":"x","plugins":[{"type":"bridge"}]}`, "uses CNI version 0.2.0"},
 		{"no version", "10-x.conf", `{"name":"x","type":"bridge"}`, "uses CNI version none given"},
+		{"cniVersions overrides cniVersion", "10-x.conflist", `{"cniVersion":"1.0.0","cniVersions":["0.2.0"],"name":"x","plugins":[{"type":"bridge"}]}`, "uses CNI version 0.2.0"},
 		{"neither list nor plugin", "10-x.conf", `{"cniVersion":"1.0.0","name":"x"}`, "neither a plugin list"},
 		{"only our plugin", "10-x.conflist", `{"cniVersion":"1.0.0","name":"x","plugins":[{"type":"wayfabric-cni"}]}`, "must follow the node's network plugin"},
 	} {
@@ -487,5 +488,15 @@ func TestConversionNeverClobbersAForeignList(t *testing.T) {
 	}
 	if readFile(t, filepath.Join(n.conf, "10-mynet.conflist")) != portmapList {
 		t.Fatal("a foreign list was overwritten")
+	}
+}
+
+func TestInstallAcceptsCNIVersionsList(t *testing.T) {
+	n := newNode(t)
+	writeFile(t, filepath.Join(n.conf, "10-x.conflist"), `{"cniVersions":["0.4.0","1.1.0"],"name":"x","plugins":[{"type":"bridge"}]}`)
+	n.install(t)
+	_, list := n.asRuntime(t)
+	if list.CNIVersion != "1.1.0" || !slices.Equal(pluginTypes(list), []string{"bridge", PluginType}) {
+		t.Fatalf("%s %v", list.CNIVersion, pluginTypes(list))
 	}
 }
