@@ -423,7 +423,10 @@ func TestUninstallRoundTrip(t *testing.T) {
 	for f, c := range files {
 		writeFile(t, filepath.Join(n.conf, f), c)
 	}
-	writeFile(t, n.in.KubeconfigPath, "{}")
+	// The ztunnel sees the host's file elsewhere (its mount).
+	n.in.KubeconfigPath = "/etc/cni/net.d/wayfabric-cni.kubeconfig"
+	n.in.KubeconfigFile = filepath.Join(n.conf, "wayfabric-cni.kubeconfig")
+	writeFile(t, n.in.KubeconfigFile, "{}")
 	n.install(t)
 	// An entry left in a file that is no longer primary goes too.
 	stale, err := insertEntry("20-kindnet.conflist", []byte(portmapList), n.in.PluginConfig())
@@ -442,7 +445,7 @@ func TestUninstallRoundTrip(t *testing.T) {
 			t.Fatalf("%s after uninstall:\n%s\nwant (as JSON):\n%s", f, got, c)
 		}
 	}
-	for _, gone := range []string{filepath.Join(n.bin, PluginType), n.in.KubeconfigPath} {
+	for _, gone := range []string{filepath.Join(n.bin, PluginType), n.in.KubeconfigFile} {
 		if _, err := os.Stat(gone); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("%s remains: %v", gone, err)
 		}
