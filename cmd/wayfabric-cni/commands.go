@@ -50,7 +50,10 @@ func add(conf *cni.NetConf, args *skel.CmdArgs) (decision, *types.Error) {
 	if err != nil {
 		return decision{Result: "failed", Error: err.Error()}, types.NewError(types.ErrInvalidEnvironmentVariables, err.Error(), "")
 	}
-	d := decision{Pod: pod.String(), UID: pod.UID, ContainerID: args.ContainerID, Netns: args.Netns}
+	d := decision{ContainerID: args.ContainerID, Netns: args.Netns}
+	if isPod {
+		d.Pod, d.UID = pod.String(), pod.UID
+	}
 	fail := func(code uint, msg string) (decision, *types.Error) {
 		d.Result, d.Error = "failed", msg
 		return d, types.NewError(code, msg, "")
@@ -133,7 +136,6 @@ func enrolledFromAPI(conf *cni.NetConf, pod cni.PodInfo) (bool, error) {
 func cmdDel(args *skel.CmdArgs) error {
 	start := time.Now()
 	d := decision{Command: "DEL", Time: start, ContainerID: args.ContainerID, Netns: args.Netns}
-	defer func() { d.DurationMs = float64(time.Since(start).Microseconds()) / 1000 }()
 	conf, err := cni.ParseNetConf(args.StdinData)
 	if err != nil {
 		d.Result, d.Error = "released", err.Error()
@@ -143,12 +145,15 @@ func cmdDel(args *skel.CmdArgs) error {
 	}
 	log := decisionLog{path: conf.LogFile, stderr: os.Stderr}
 	pod, isPod, err := podInfo(args, nil)
-	d.Pod, d.UID, d.Result = pod.String(), pod.UID, "released"
+	d.Result = "released"
+	if isPod {
+		d.Pod, d.UID = pod.String(), pod.UID
+	}
 	switch {
 	case err != nil:
 		d.Error = err.Error()
 	case !isPod:
-		d.Pod, d.Result, d.Reason = "", "not-kubernetes", "CNI_ARGS names no Kubernetes pod"
+		d.Result, d.Reason = "not-kubernetes", "CNI_ARGS names no Kubernetes pod"
 	case conf.Excluded(pod.Namespace):
 		d.Result, d.Reason = "excluded", "namespace "+pod.Namespace+" is excluded from the mesh"
 	default:

@@ -9,10 +9,12 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/go-logr/logr"
 	"golang.org/x/sys/unix"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // pluginBin is the plugin, built once and run as the runtime runs it.
@@ -42,6 +44,9 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	if assets := os.Getenv("KUBEBUILDER_ASSETS"); assets != "" {
+		// envtest logs through controller-runtime; without a logger it
+		// prints a warning with a stack trace.
+		logf.SetLogger(logr.Discard())
 		env := &envtest.Environment{BinaryAssetsDirectory: assets}
 		cfg, err := env.Start()
 		if err != nil {

@@ -276,14 +276,19 @@ func checkVersion(file string, top map[string]json.RawMessage) error {
 	b, _ := json.Marshal(top)
 	json.Unmarshal(b, &v)
 	effective := v.CNIVersion
-	// libcni picks the highest version of "cniVersions" it knows.
+	// Like libcni: the highest version of "cniVersions" it knows, if any,
+	// overrides "cniVersion".
+	highest := ""
 	for _, c := range v.CNIVersions {
 		if !slices.Contains(version.All.SupportedVersions(), c) {
 			continue
 		}
-		if gt, err := version.GreaterThan(c, effective); effective == "" || (err == nil && gt) {
-			effective = c
+		if gt, err := version.GreaterThan(c, highest); highest == "" || (err == nil && gt) {
+			highest = c
 		}
+	}
+	if highest != "" {
+		effective = highest
 	}
 	if !slices.Contains(SupportedVersions.SupportedVersions(), effective) {
 		if effective == "" {

@@ -24,6 +24,9 @@ type Installer struct {
 	// SocketPath, KubeconfigPath and LogFile are host paths written into
 	// the plugin's entry: the plugin runs on the host, not in the ztunnel.
 	SocketPath, KubeconfigPath, LogFile string
+	// KubeconfigFile is where the ztunnel sees KubeconfigPath (its mount
+	// of it), for Uninstall to remove; empty: the same path.
+	KubeconfigFile string
 	// ExcludedNamespaces are never held back by the plugin.
 	ExcludedNamespaces []string
 	// TimeoutSeconds bounds the plugin's wait for the ztunnel (0: 30).
@@ -209,7 +212,11 @@ func (in *Installer) Uninstall() error {
 		// Keep the binary while an entry may still name it.
 		return errors.Join(errs...)
 	}
-	for _, path := range []string{in.binaryPath(), in.KubeconfigPath} {
+	kubeconfig := in.KubeconfigFile
+	if kubeconfig == "" {
+		kubeconfig = in.KubeconfigPath
+	}
+	for _, path := range []string{in.binaryPath(), kubeconfig} {
 		if path == "" {
 			continue
 		}

@@ -330,6 +330,7 @@ func TestInstallReportsWhatIsWrong(t *testing.T) {
 		{"broken JSON", "10-x.conflist", `{"plugins": [`, "is not a JSON object"},
 		{"CNI version the plugin cannot speak", "10-x.conflist", `{"cniVersion":"0.2.0","name":"x","plugins":[{"type":"bridge"}]}`, "uses CNI version 0.2.0"},
 		{"no version", "10-x.conf", `{"name":"x","type":"bridge"}`, "uses CNI version none given"},
+		{"cniVersions overrides cniVersion", "10-x.conflist", `{"cniVersion":"1.0.0","cniVersions":["0.2.0"],"name":"x","plugins":[{"type":"bridge"}]}`, "uses CNI version 0.2.0"},
 		{"neither list nor plugin", "10-x.conf", `{"cniVersion":"1.0.0","name":"x"}`, "neither a plugin list"},
 		{"only our plugin", "10-x.conflist", `{"cniVersion":"1.0.0","name":"x","plugins":[{"type":"wayfabric-cni"}]}`, "must follow the node's network plugin"},
 	} {
@@ -422,7 +423,10 @@ func TestUninstallRoundTrip(t *testing.T) {
 	for f, c := range files {
 		writeFile(t, filepath.Join(n.conf, f), c)
 	}
-	writeFile(t, n.in.KubeconfigPath, "{}")
+	// The ztunnel sees the host's file elsewhere (its mount).
+	n.in.KubeconfigPath = "/etc/cni/net.d/wayfabric-cni.kubeconfig"
+	n.in.KubeconfigFile = filepath.Join(n.conf, "wayfabric-cni.kubeconfig")
+	writeFile(t, n.in.KubeconfigFile, "{}")
 	n.install(t)
 	// An entry left in a file that is no longer primary goes too.
 	stale, err := insertEntry("20-kindnet.conflist", []byte(portmapList), n.in.PluginConfig())
@@ -441,7 +445,7 @@ func TestUninstallRoundTrip(t *testing.T) {
 			t.Fatalf("%s after uninstall:\n%s\nwant (as JSON):\n%s", f, got, c)
 		}
 	}
-	for _, gone := range []string{filepath.Join(n.bin, PluginType), n.in.KubeconfigPath} {
+	for _, gone := range []string{filepath.Join(n.bin, PluginType), n.in.KubeconfigFile} {
 		if _, err := os.Stat(gone); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("%s remains: %v", gone, err)
 		}
@@ -487,5 +491,15 @@ func TestConversionNeverClobbersAForeignList(t *testing.T) {
 	}
 	if readFile(t, filepath.Join(n.conf, "10-mynet.conflist")) != portmapList {
 		t.Fatal("a foreign list was overwritten")
+	}
+}
+
+func TestInstallAcceptsCNIVersionsList(t *testing.T) {
+	n := newNode(t)
+	writeFile(t, filepath.Join(n.conf, "10-x.conflist"), `{"cniVersions":["0.4.0","1.1.0"],"name":"x","plugins":[{"type":"bridge"}]}`)
+	n.install(t)
+	_, list := n.asRuntime(t)
+	if list.CNIVersion != "1.1.0" || !slices.Equal(pluginTypes(list), []string{"bridge", PluginType}) {
+		t.Fatalf("%s %v", list.CNIVersion, pluginTypes(list))
 	}
 }

@@ -150,8 +150,9 @@ func (s *Server) serveConn(ctx context.Context, c *uds.Conn) {
 }
 
 // handle validates one request, runs the handler under a timeout and
-// always produces a reply. The descriptors are closed once the handler is
-// done with them, even if it outlives its timeout.
+// always produces a reply. The descriptors are closed as soon as the
+// handler returns (before its reply is sent), even if it outlives its
+// timeout.
 func (s *Server) handle(ctx context.Context, req Request, files []*os.File) Reply {
 	start := time.Now()
 	log := s.Log.WithValues("op", req.Op, "pod", req.Pod.String(), "containerID", req.Pod.ContainerID)
@@ -173,14 +174,16 @@ func (s *Server) handle(ctx context.Context, req Request, files []*os.File) Repl
 	defer cancel()
 	done := make(chan Reply, 1)
 	go func() {
-		defer closeAll()
 		defer func() {
 			if p := recover(); p != nil {
+				closeAll()
 				log.Error(fmt.Errorf("panic: %v", p), "Handler panicked", "stack", string(debug.Stack()))
 				done <- Reply{Error: fmt.Sprintf("ztunnel: internal error while handling %s for pod %s: %v", req.Op, req.Pod, p)}
 			}
 		}()
-		done <- s.call(hctx, req, files)
+		reply := s.call(hctx, req, files)
+		closeAll()
+		done <- reply
 	}()
 
 	var reply Reply

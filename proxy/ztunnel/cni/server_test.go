@@ -22,6 +22,7 @@ type recordingHandler struct {
 	mu      sync.Mutex
 	added   []PodInfo
 	inodes  []uint64
+	handed  []*os.File // as received, to check the server closes them
 	deleted []PodInfo
 	add     func(ctx context.Context, pod PodInfo) Reply
 }
@@ -34,6 +35,7 @@ func (h *recordingHandler) AddPod(ctx context.Context, pod PodInfo, netns *os.Fi
 	h.mu.Lock()
 	h.added = append(h.added, pod)
 	h.inodes = append(h.inodes, st.Ino)
+	h.handed = append(h.handed, netns)
 	h.mu.Unlock()
 	if h.add != nil {
 		return h.add(ctx, pod)
@@ -125,6 +127,14 @@ func TestAddHandsOverTheNamespace(t *testing.T) {
 	}
 	if inodes[0] != ino {
 		t.Fatalf("handler's namespace has inode %d, the pod's is %d", inodes[0], ino)
+	}
+	// The contract: the server closes the descriptor once AddPod returned,
+	// before it answers (a handler keeps a duplicate if it needs one).
+	h.mu.Lock()
+	handed := h.handed[0]
+	h.mu.Unlock()
+	if err := handed.Close(); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("the namespace descriptor was still open after the reply (Close = %v)", err)
 	}
 	if !srv.logs.contains("shop/web-1") {
 		t.Fatalf("the log does not name the pod:\n%s", srv.logs)
