@@ -88,8 +88,9 @@ func (o *options) agent(log logr.Logger) (*ztunnel.Agent, error) {
 		SocketDir: o.socketDir, ProcRoot: o.procRoot,
 		CNIBinMount: o.cniBinMount, CNIConfMount: o.cniConfMount, PluginSource: o.pluginSource,
 		StatsAddr: o.statsAddr, ReadyAddr: o.readyAddr, DebugAddr: o.debugAddr,
-		Final: meshLeaving(kube, dyn, o.configName, o.nodeName, log),
-		Log:   log,
+		Final:     meshLeaving(kube, dyn, o.configName, o.nodeName, log),
+		Namespace: os.Getenv("POD_NAMESPACE"),
+		Log:       log,
 	}, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -65,6 +66,8 @@ type Agent struct {
 	DebugAddr string
 	// Version is this build's release, reported on /status.
 	Version string
+	// Namespace is the ztunnel pod's own namespace.
+	Namespace string
 	// Final decides at shutdown whether the mesh is leaving this node (the
 	// ZtunnelConfig is gone or no longer selects it): then every pod's
 	// rules and the CNI plugin are removed instead of failing closed.
@@ -216,10 +219,13 @@ func captureConfig(cfg nodeconfig.Config, nodeAddrs []netip.Addr) capture.Config
 func (a *Agent) installer(cfg nodeconfig.Config) *cni.Installer {
 	return &cni.Installer{
 		BinDir: a.CNIBinMount, ConfDir: a.CNIConfMount, PluginSource: a.PluginSource,
-		SocketPath:         filepath.Join(a.SocketDir, CNISocket),
-		KubeconfigPath:     filepath.Join(cfg.CNI.ConfDir, kubeconfigName),
-		LogFile:            filepath.Join(a.SocketDir, "cni.log"),
-		ExcludedNamespaces: cfg.ExcludedNamespaces,
+		SocketPath:     filepath.Join(a.SocketDir, CNISocket),
+		KubeconfigPath: filepath.Join(cfg.CNI.ConfDir, kubeconfigName),
+		KubeconfigFile: filepath.Join(a.CNIConfMount, kubeconfigName),
+		LogFile:        filepath.Join(a.SocketDir, "cni.log"),
+		// The ztunnel's own namespace too: with no ztunnel and no API, its
+		// own pod must still be able to start.
+		ExcludedNamespaces: appendMissing(cfg.ExcludedNamespaces, a.Namespace),
 		Log:                a.Log.WithName("cni-install"),
 	}
 }
@@ -321,4 +327,11 @@ func poke(ch chan struct{}) {
 	case ch <- struct{}{}:
 	default:
 	}
+}
+
+func appendMissing(list []string, s string) []string {
+	if s == "" || slices.Contains(list, s) {
+		return list
+	}
+	return append(slices.Clone(list), s)
 }

@@ -33,7 +33,12 @@ func TestBenchZtunnel(t *testing.T) {
 
 	e := newMeshEnv(t)
 	client0, server1, plain2, outside3 := e.pods["client-0"], e.pods["server-1"], e.pods["plain-2"], e.pods["outside-3"]
-	za, zb := e.startZtunnel("node-a", "a"), e.startZtunnel("node-b", "b")
+	profile := os.Getenv("BENCH_PPROF_DIR") // CPU and heap profiles of node-a's ztunnel
+	debugAddr := freeAddr(t)
+	e.extraArgs = []string{"--debug-addr=" + debugAddr}
+	za := e.startZtunnel("node-a", "a")
+	e.extraArgs = nil
+	zb := e.startZtunnel("node-b", "b")
 	for _, c := range []struct {
 		p *meshPod
 		z *ztunnelProc
@@ -60,7 +65,13 @@ func TestBenchZtunnel(t *testing.T) {
 			t.Fatalf("%s warm-up: %v", name, err)
 		}
 		ca0, cb0 := cpuSeconds(t, za), cpuSeconds(t, zb)
+		if profile != "" && name == "mesh" {
+			go fetch(t, "http://"+debugAddr+fmt.Sprintf("/debug/pprof/profile?seconds=%d", int(dur.Seconds()/2)), filepath.Join(profile, "ztunnel-cpu.pprof"))
+		}
 		lat, err := httpLoad(from, to, rps, dur)
+		if profile != "" && name == "mesh" {
+			fetch(t, "http://"+debugAddr+"/debug/pprof/heap", filepath.Join(profile, "ztunnel-heap.pprof"))
+		}
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -207,4 +218,21 @@ func rssKB(t *testing.T, z *ztunnelProc) int64 {
 		}
 	}
 	return 0
+}
+
+// fetch saves a URL's body to a file (profiles).
+func fetch(t *testing.T, url, path string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Logf("fetch %s: %v", url, err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Logf("fetch: %v", err)
+		return
+	}
+	defer f.Close()
+	_, _ = io.Copy(f, resp.Body)
 }

@@ -145,6 +145,8 @@ type meshEnv struct {
 	pods       map[string]*meshPod
 	svcIP      netip.Addr
 	ztunnels   map[string]*ztunnelProc
+	// extraArgs are added to every ztunnel's command line.
+	extraArgs []string
 }
 
 func newMeshEnv(t *testing.T) *meshEnv {
@@ -376,6 +378,7 @@ func (e *meshEnv) startZtunnel(node, instance string) *ztunnelProc {
 		"--cni-bin-dir="+filepath.Join(dir, "cni-bin"), "--cni-conf-dir="+z.cniConf,
 		"--cni-plugin="+filepath.Join(e.bin, "wayfabric-cni"),
 		"--stats-addr="+z.stats, "--ready-addr="+z.ready, "--log-level=info")
+	z.cmd.Args = append(z.cmd.Args, e.extraArgs...)
 	z.cmd.Stdout, z.cmd.Stderr = z.log, z.log
 	if err := z.cmd.Start(); err != nil {
 		t.Fatal(err)
