@@ -8,7 +8,8 @@ KUBECTL ?= $(ENVTEST_DIR)/kubectl
 VERSION ?= 0.1.0
 PREVIOUS_VERSION ?=
 IMAGE_REPO ?= ghcr.io/wayfabric
-BINARIES ?= $(notdir $(patsubst %/main.go,%,$(wildcard cmd/*/main.go)))
+# Binaries with an image of their own (the CNI plugin ships in the ztunnel image).
+BINARIES ?= $(filter-out wayfabric-cni,$(notdir $(patsubst %/main.go,%,$(wildcard cmd/*/main.go))))
 LDFLAGS := -X github.com/wayfabric/wayfabric/cmd/internal/buildinfo.Version=v$(VERSION)
 CONTROLLER_GEN := go tool controller-gen
 KUSTOMIZE := go tool kustomize
