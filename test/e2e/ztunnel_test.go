@@ -153,6 +153,39 @@ spec:
 		mustKubectl("-n", ambientNS, "label", "service", "echo", "mesh.wayfabric.io/use-waypoint-")
 	})
 
+	It("figures: pod to pod through the ztunnel vs plain pod to pod, same run", func() {
+		const rps, d = 1000, 20 * time.Second
+		pid := ztunnelPID()
+		measure := func(ns, name string) (loadSummary, float64) {
+			cpu0 := procCPUSeconds(pid)
+			s := parseSummary(runPod(testPodAs(ns, "client", name, "load", "-url=http://echo."+ns+".svc:8080/",
+				fmt.Sprintf("-rps=%d", rps), "-duration="+d.String(), "-concurrency=64", "-warmup=30s"), 3*time.Minute))
+			return s, procCPUSeconds(pid) - cpu0
+		}
+		plain, _ := measure(plainNS, "figures-plain")
+		mesh, cpu := measure(ambientNS, "figures-mesh")
+		Expect(mesh.Failed).To(BeZero(), "errors: %v", mesh.ErrorSample)
+		Expect(plain.Failed).To(BeZero(), "errors: %v", plain.ErrorSample)
+		rss := procRSSMB(pid)
+		bytes := func(ns string) float64 {
+			out, err := kubectl("-n", ns, "exec", "client", "--", "/echo", "get", "-url=http://echo."+ns+".svc:8080/bytes?n=1073741824")
+			Expect(err).NotTo(HaveOccurred(), out)
+			var n int64
+			var secs, mbps float64
+			_, err = fmt.Sscanf(strings.TrimSpace(out), "BYTES n=%d seconds=%f mbps=%f", &n, &secs, &mbps)
+			Expect(err).NotTo(HaveOccurred(), out)
+			return mbps
+		}
+		plainMbps, meshMbps := bytes(plainNS), bytes(ambientNS)
+		figure("ztunnel-vs-plain", "rps", rps, "seconds", d.Seconds(),
+			"p50MeshMs", mesh.P50Ms, "p50PlainMs", plain.P50Ms, "addedP50Ms", fmt.Sprintf("%.3f", mesh.P50Ms-plain.P50Ms),
+			"p99MeshMs", mesh.P99Ms, "p99PlainMs", plain.P99Ms, "addedP99Ms", fmt.Sprintf("%.3f", mesh.P99Ms-plain.P99Ms),
+			"ztunnelCPUPer1000rps", fmt.Sprintf("%.3f", cpu/d.Seconds()/(rps/1000.0)),
+			"ztunnelRSSMB", fmt.Sprintf("%.1f", rss),
+			"throughputMeshMbps", fmt.Sprintf("%.0f", meshMbps), "throughputPlainMbps", fmt.Sprintf("%.0f", plainMbps),
+			"throughputRatio", fmt.Sprintf("%.2f", meshMbps/plainMbps))
+	})
+
 	It("ztunnel killed with SIGKILL: enrolled traffic fails closed and recovers after the restart with every pod adopted", func() {
 		self, err := netns.Current()
 		Expect(err).NotTo(HaveOccurred())
@@ -386,4 +419,29 @@ func runPodLogs(pod *corev1.Pod, timeout time.Duration) (string, error) {
 		return logs, fmt.Errorf("pod %s failed", pod.Name)
 	}
 	return logs, nil
+}
+
+// procCPUSeconds is a process's user+system CPU time so far.
+func procCPUSeconds(pid int) float64 {
+	GinkgoHelper()
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	Expect(err).NotTo(HaveOccurred())
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+// procRSSMB is a process's resident memory.
+func procRSSMB(pid int) float64 {
+	GinkgoHelper()
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	Expect(err).NotTo(HaveOccurred())
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
 }
