@@ -98,6 +98,7 @@ func TestBenchZtunnel(t *testing.T) {
 	fmt.Printf("| p99 latency | %.3f ms | %.3f ms | +%.3f ms |\n", ms(m.lat.p(0.99)), ms(p.lat.p(0.99)), ms(m.lat.p(0.99)-p.lat.p(0.99)))
 	fmt.Printf("| ztunnel CPU per 1,000 req/s (both ztunnels) | %.3f vCPU | — | — |\n", cpu)
 	fmt.Printf("| ztunnel RSS at the end (node-a / node-b) | %.1f / %.1f MB | — | — |\n", float64(m.rssA)/1024, float64(m.rssB)/1024)
+	fmt.Printf("| node-a ztunnel memory detail | %s | — | — |\n", memDetail(t, za))
 	fmt.Printf("| single-stream throughput (%d MiB) | %.0f Mbit/s | %.0f Mbit/s | %.2f× |\n", bulk>>20, m.bulkMbps, p.bulkMbps, m.bulkMbps/p.bulkMbps)
 	t.Logf("FIGURE ztunnel-bench: rps=%d p50MeshMs=%.3f p50PlainMs=%.3f p99MeshMs=%.3f p99PlainMs=%.3f addedP99Ms=%.3f cpuPer1k=%.3f rssAMB=%.1f rssBMB=%.1f throughputRatio=%.2f",
 		rps, ms(m.lat.p(0.5)), ms(p.lat.p(0.5)), ms(m.lat.p(0.99)), ms(p.lat.p(0.99)), ms(m.lat.p(0.99)-p.lat.p(0.99)),
@@ -235,4 +236,23 @@ func fetch(t *testing.T, url, path string) {
 	}
 	defer f.Close()
 	_, _ = io.Copy(f, resp.Body)
+}
+
+// memDetail splits a process's resident memory (anonymous: heap, stacks;
+// file: the binary's pages) as /proc/<pid>/status does.
+func memDetail(t *testing.T, z *ztunnelProc) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(z.cmd.Process.Pid), "status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []string
+	for _, l := range strings.Split(string(b), "\n") {
+		for _, k := range []string{"VmHWM:", "RssAnon:", "RssFile:"} {
+			if rest, ok := strings.CutPrefix(l, k); ok {
+				parts = append(parts, strings.TrimSuffix(k, ":")+" "+strings.Join(strings.Fields(rest), " "))
+			}
+		}
+	}
+	return strings.Join(parts, ", ")
 }
