@@ -68,6 +68,7 @@ func ztunnelSpecs() {
 		waitRollout(plainNS, "deployment/echo", 2*time.Minute)
 		startClient(ambientNS)
 		startClient(plainNS)
+		copyTrustBundle(plainNS)
 		serverIP = podIP(ambientNS, "app=echo")
 		var setupMs string
 		Eventually(func() string {
@@ -398,11 +399,28 @@ func startClient(ns string) {
 	}).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Equal("Running"))
 }
 
-// testPodAs is testPod running as service account sa.
+// testPodAs is an ordinary application pod of the echo image running as
+// service account sa: no mesh credentials, no trust bundle, no token.
 func testPodAs(ns, sa, name string, args ...string) *corev1.Pod {
 	p := testPod(ns, name, args...)
 	p.Spec.ServiceAccountName = sa
+	p.Spec.Volumes = nil
+	p.Spec.Containers[0].VolumeMounts = nil
 	return p
+}
+
+// copyTrustBundle puts the mesh CA's trust bundle into ns, for test pods
+// that speak HBONE themselves.
+func copyTrustBundle(ns string) {
+	GinkgoHelper()
+	var cm corev1.ConfigMap
+	Expect(getJSON(&cm, "-n", operatorNS, "configmap", "wayfabric-trust-bundle")).To(Succeed())
+	out := corev1.ConfigMap{TypeMeta: cm.TypeMeta, Data: cm.Data}
+	out.Name, out.Namespace = cm.Name, ns
+	out.APIVersion, out.Kind = "v1", "ConfigMap"
+	b, err := json.Marshal(out)
+	Expect(err).NotTo(HaveOccurred())
+	apply(string(b))
 }
 
 // runPodLogs runs pod to completion; err is set when it failed.
