@@ -185,6 +185,11 @@ func (t *Table) Destinations() int {
 // Route picks the rule for r. Match.Rule is nil when no rule matches (404).
 // path must be the normalised request path (see NormalizePath).
 func (d *Destination) Route(r *http.Request, path string) Match {
+	v := ViewOf(r)
+	return d.route(&v, path)
+}
+
+func (d *Destination) route(r *Request, path string) Match {
 	host := stripPort(r.Host)
 	for _, m := range d.matchers {
 		if m.matches(r, path, host) {
@@ -198,7 +203,7 @@ func (d *Destination) Route(r *http.Request, path string) Match {
 	return Match{}
 }
 
-func (m *matcher) matches(r *http.Request, path, host string) bool {
+func (m *matcher) matches(r *Request, path, host string) bool {
 	switch m.kind {
 	case pathExact:
 		if path != m.path {
@@ -220,13 +225,13 @@ func (m *matcher) matches(r *http.Request, path, host string) bool {
 		return false
 	}
 	for i := range m.headers {
-		vals, ok := r.Header[m.headers[i].name]
-		if !ok || !m.headers[i].matches(joinValues(vals)) {
+		val, ok := r.header(m.headers[i].name)
+		if !ok || !m.headers[i].matches(val) {
 			return false
 		}
 	}
 	if len(m.query) > 0 {
-		q := r.URL.Query()
+		q := r.query()
 		for i := range m.query {
 			vals, ok := q[m.query[i].name]
 			// The spec recommends matching the first value of a repeated parameter.

@@ -1,0 +1,399 @@
+package waypoint
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
+)
+
+// maxResponseHead bounds an upstream response head (net/http's client
+// allows 10 MB; 1 MiB is plenty and bounds memory).
+const maxResponseHead = 1 << 20
+
+var errResponseHeadTooLarge = errors.New("upstream response head over 1 MiB")
+
+// readResponseHead reads the answer's head into c.resp, skipping interim
+// 1xx answers. The head's fields point into uc.br (or c.respBuf) until the
+// head is discarded.
+func (c *h1conn) readResponseHead(uc *h1Conn) error {
+	for {
+		head, err := peekHead(uc.br)
+		if err != nil {
+			return err
+		}
+		if err := parseResponseHead(&c.resp, head); err != nil {
+			return err
+		}
+		switch {
+		case c.resp.status == http.StatusSwitchingProtocols:
+			return errors.New("upstream switched protocols unasked")
+		case c.resp.status < 200:
+			_, _ = uc.br.Discard(len(head))
+			continue
+		}
+		return nil
+	}
+}
+
+// peekHead returns the complete head at the start of br without consuming it.
+func peekHead(br *bufio.Reader) ([]byte, error) {
+	scanned := 0
+	for {
+		n := br.Buffered()
+		if n == 0 {
+			if _, err := br.Peek(1); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		b, _ := br.Peek(n)
+		end, err := findHeadEnd(b, scanned)
+		if err == nil {
+			return b[:end], nil
+		}
+		if err != errNeedMore {
+			return nil, errors.New("bare LF in the upstream response head")
+		}
+		scanned = max(n-3, 0)
+		if n >= br.Size() {
+			return nil, errResponseHeadTooLarge
+		}
+		if _, err := br.Peek(n + 1); err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return nil, err
+		}
+	}
+}
+
+// relayResponse writes the response head (hop-by-hop fields dropped,
+// response modifiers applied, framing chosen for this client) and relays
+// the body. keep reports whether the client connection stays open.
+func (c *h1conn) relayResponse(uc *h1Conn, dec *routing.Decision) (keep, reuse bool, err error) {
+	resp := &c.resp
+	req := &c.req
+	bw := c.bw
+	head := resp.headLen
+	noBody := bytes.Equal(req.method, []byte("HEAD")) || resp.status == http.StatusNoContent || resp.status == http.StatusNotModified
+	const (
+		bodyNone = iota
+		bodyLength
+		bodyChunkedIn
+		bodyUntilClose
+	)
+	in := bodyNone
+	switch {
+	case noBody:
+	case resp.chunked:
+		in = bodyChunkedIn
+	case resp.contentLength >= 0:
+		in = bodyLength
+	default:
+		in = bodyUntilClose
+	}
+	// Unknown length: chunked to HTTP/1.1 clients, close-delimited to 1.0.
+	chunkOut := (in == bodyChunkedIn || in == bodyUntilClose) && req.minor >= 1
+	closeClient := req.close || c.p.draining.Load() || ((in == bodyChunkedIn || in == bodyUntilClose) && !chunkOut)
+
+	writeStatusLine(bw, resp.status)
+	// Response fields, minus hop-by-hop and Connection-listed ones.
+	var connTokens [][]byte
+	for i := range resp.fields {
+		if equalFold(resp.fields[i].name, "connection") {
+			for tok := range tokens(resp.fields[i].value) {
+				connTokens = append(connTokens, tok)
+			}
+		}
+	}
+	c.out = c.out[:0]
+	hasDate := false
+	for i := range resp.fields {
+		f := &resp.fields[i]
+		if listedIn(connTokens, f.name) {
+			continue
+		}
+		if hopByHopName(f.name) {
+			// Keep the Trailer announcement when trailers go through.
+			if !(chunkOut && equalFold(f.name, "trailer")) {
+				continue
+			}
+		}
+		if equalFold(f.name, "date") {
+			hasDate = true
+		}
+		c.out = append(c.out, outField{nameB: f.name, valB: f.value})
+	}
+	if dec.Backend != nil {
+		c.out = applyModifier(c.out, dec.Backend.ResponseHeaders)
+	}
+	if dec.Match.Rule != nil {
+		c.out = applyModifier(c.out, dec.Match.Rule.ResponseHeaders)
+	}
+	for i := range c.out {
+		c.out[i].write(bw)
+	}
+	if !hasDate {
+		bw.WriteString("Date: ")
+		bw.WriteString(httpDate())
+		bw.WriteString("\r\n")
+	}
+	switch {
+	case resp.contentLength >= 0 && (in == bodyLength || noBody):
+		bw.WriteString("Content-Length: ")
+		c.scratch = appendInt(c.scratch[:0], resp.contentLength)
+		bw.Write(c.scratch)
+		bw.WriteString("\r\n")
+	case chunkOut && !noBody:
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	switch {
+	case closeClient:
+		bw.WriteString("Connection: close\r\n")
+	case req.keepAlive10:
+		bw.WriteString("Connection: keep-alive\r\n")
+	}
+	bw.WriteString("\r\n")
+	_, _ = uc.br.Discard(head) // the fields above pointed into it: written now
+
+	reuse = !resp.close
+	switch in {
+	case bodyLength:
+		err = copyN(bw, uc.br, resp.contentLength)
+	case bodyChunkedIn:
+		err = c.relayChunked(bw, uc.br, chunkOut)
+	case bodyUntilClose:
+		reuse = false
+		err = relayUntilClose(bw, uc.br, chunkOut)
+	}
+	if err != nil {
+		// Mid-body failure: the client cannot be told; cut both connections.
+		return false, false, err
+	}
+	if chunkOut && in == bodyUntilClose {
+		bw.WriteString("0\r\n\r\n")
+	}
+	if err := bw.Flush(); err != nil {
+		return false, reuse, err
+	}
+	return !closeClient, reuse, nil
+}
+
+// errUpstreamBody: the upstream's body broke off or was malformed.
+type errUpstreamBody struct{ err error }
+
+func (e errUpstreamBody) Error() string { return "upstream body: " + e.err.Error() }
+
+// copyN copies exactly n bytes from br to bw.
+func copyN(bw *bufio.Writer, br *bufio.Reader, n int64) error {
+	for n > 0 {
+		if br.Buffered() == 0 {
+			if _, err := br.Peek(1); err != nil {
+				return errUpstreamBody{err}
+			}
+		}
+		k := int(min(int64(br.Buffered()), n))
+		b, _ := br.Peek(k)
+		if _, err := bw.Write(b); err != nil {
+			return err
+		}
+		_, _ = br.Discard(k)
+		n -= int64(k)
+	}
+	return nil
+}
+
+// relayUntilClose copies until the upstream closes, flushing as data
+// arrives (streams such as SSE must not be held back).
+func relayUntilClose(bw *bufio.Writer, br *bufio.Reader, chunkOut bool) error {
+	for {
+		if br.Buffered() == 0 {
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+			if _, err := br.Peek(1); err != nil {
+				if errors.Is(err, io.EOF) {
+					return nil
+				}
+				return errUpstreamBody{err}
+			}
+		}
+		b, _ := br.Peek(br.Buffered())
+		if chunkOut {
+			writeChunkHeader(bw, len(b))
+		}
+		if _, err := bw.Write(b); err != nil {
+			return err
+		}
+		if chunkOut {
+			bw.WriteString("\r\n")
+		}
+		_, _ = br.Discard(len(b))
+	}
+}
+
+func writeChunkHeader(bw *bufio.Writer, n int) {
+	const hex = "0123456789abcdef"
+	var tmp [16]byte
+	i := len(tmp)
+	for {
+		i--
+		tmp[i] = hex[n&15]
+		n >>= 4
+		if n == 0 {
+			break
+		}
+	}
+	bw.Write(tmp[i:])
+	bw.WriteString("\r\n")
+}
+
+// relayChunked decodes the upstream's chunked body strictly (RFC 9112 §7.1)
+// and re-encodes it for the client (or writes it raw to an HTTP/1.0
+// client), trailers included. It flushes whenever it would wait for the
+// upstream, so streamed answers (gRPC, SSE) are not held back.
+func (c *h1conn) relayChunked(bw *bufio.Writer, br *bufio.Reader, chunkOut bool) error {
+	for {
+		size, err := readChunkSize(br, bw)
+		if err != nil {
+			return errUpstreamBody{err}
+		}
+		if size == 0 {
+			break
+		}
+		if chunkOut {
+			writeChunkHeader(bw, int(size))
+		}
+		for size > 0 {
+			if br.Buffered() == 0 {
+				if err := bw.Flush(); err != nil {
+					return err
+				}
+				if _, err := br.Peek(1); err != nil {
+					return errUpstreamBody{err}
+				}
+			}
+			k := int(min(int64(br.Buffered()), size))
+			b, _ := br.Peek(k)
+			if _, err := bw.Write(b); err != nil {
+				return err
+			}
+			_, _ = br.Discard(k)
+			size -= int64(k)
+		}
+		if err := expectCRLF(br); err != nil {
+			return errUpstreamBody{err}
+		}
+		if chunkOut {
+			bw.WriteString("\r\n")
+		}
+	}
+	// Trailer section: field lines up to an empty line.
+	if chunkOut {
+		bw.WriteString("0\r\n")
+	}
+	total := 0
+	for {
+		line, err := readLine(br, 64<<10-total)
+		if err != nil {
+			return errUpstreamBody{err}
+		}
+		total += len(line) + 2
+		if len(line) == 0 {
+			break
+		}
+		var fields []headField
+		field := append(append(make([]byte, 0, len(line)+4), line...), "\r\n\r\n"...) // line points into br: copy
+		if err := parseFields(&fields, field); err != nil || len(fields) != 1 {
+			return errUpstreamBody{errors.New("malformed trailer field")}
+		}
+		if chunkOut && !hopByHopName(fields[0].name) {
+			bw.Write(line)
+			bw.WriteString("\r\n")
+		}
+	}
+	if chunkOut {
+		bw.WriteString("\r\n")
+	}
+	return nil
+}
+
+// readChunkSize reads "1*HEXDIG [ chunk-ext ] CRLF".
+func readChunkSize(br *bufio.Reader, bw *bufio.Writer) (int64, error) {
+	if br.Buffered() == 0 {
+		if err := bw.Flush(); err != nil {
+			return 0, err
+		}
+	}
+	line, err := readLine(br, 4096)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	i := 0
+	for ; i < len(line) && isHex(line[i]); i++ {
+		if i >= 15 {
+			return 0, errors.New("chunk size too large")
+		}
+		n = n<<4 | int64(unhex(line[i]))
+	}
+	if i == 0 {
+		return 0, fmt.Errorf("malformed chunk size %q", line)
+	}
+	for _, ch := range line[i:] { // chunk extensions: ignored, but no control characters
+		if (ch < ' ' && ch != '\t') || ch == 0x7f {
+			return 0, errors.New("control character in a chunk extension")
+		}
+	}
+	if rest := trimOWS(line[i:]); len(rest) > 0 && rest[0] != ';' {
+		return 0, fmt.Errorf("malformed chunk size %q", line)
+	}
+	return n, nil
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c >= 'a':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
+// readLine reads one CRLF-terminated line (without it); a bare LF or CR
+// is an error. The result is only valid until the next read.
+func readLine(br *bufio.Reader, limit int) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		if errors.Is(err, bufio.ErrBufferFull) {
+			return nil, errors.New("line too long")
+		}
+		return nil, err
+	}
+	if len(line) > limit {
+		return nil, errors.New("line too long")
+	}
+	if len(line) < 2 || line[len(line)-2] != '\r' {
+		return nil, errors.New("bare LF")
+	}
+	line = line[:len(line)-2]
+	if bytes.IndexByte(line, '\r') >= 0 {
+		return nil, errors.New("bare CR")
+	}
+	return line, nil
+}
+
+func expectCRLF(br *bufio.Reader) error {
+	b, err := br.Peek(2)
+	if err != nil {
+		return err
+	}
+	if b[0] != '\r' || b[1] != '\n' {
+		return errors.New("chunk data longer than its size")
+	}
+	_, _ = br.Discard(2)
+	return nil
+}
