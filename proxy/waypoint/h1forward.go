@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
+	"github.com/wayfabric/wayfabric/proxy/waypoint/h1"
 	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
 )
 
@@ -26,7 +27,7 @@ type outField struct {
 
 func (f *outField) is(canonical string) bool {
 	if f.nameB != nil {
-		return equalFoldBS(f.nameB, canonical)
+		return h1.EqualFoldString(f.nameB, canonical)
 	}
 	return strings.EqualFold(f.nameS, canonical)
 }
@@ -77,39 +78,6 @@ func removeField(out []outField, name string) []outField {
 	return out[:j]
 }
 
-// hopByHopName: fields for one connection only (RFC 9110 §7.6.1), which a
-// proxy never forwards, plus the framing fields it writes itself.
-func hopByHopName(n []byte) bool {
-	switch len(n) {
-	case 2:
-		return equalFold(n, "te")
-	case 7:
-		return equalFold(n, "upgrade") || equalFold(n, "trailer")
-	case 10:
-		return equalFold(n, "connection") || equalFold(n, "keep-alive")
-	case 14:
-		return equalFold(n, "content-length")
-	case 16:
-		return equalFold(n, "proxy-connection")
-	case 17:
-		return equalFold(n, "transfer-encoding")
-	case 18:
-		return equalFold(n, "proxy-authenticate")
-	case 19:
-		return equalFold(n, "proxy-authorization")
-	}
-	return false
-}
-
-func listedIn(tokens [][]byte, name []byte) bool {
-	for _, t := range tokens {
-		if bytes.EqualFold(t, name) {
-			return true
-		}
-	}
-	return false
-}
-
 // methodString avoids an allocation for the common methods.
 func methodString(m []byte) string {
 	switch string(m) {
@@ -135,13 +103,13 @@ func methodString(m []byte) string {
 func (c *h1conn) lookupHeader(name string) (string, bool) {
 	var val []byte
 	found := false
-	for i := range c.req.fields {
-		f := &c.req.fields[i]
-		if equalFoldBS(f.name, name) {
+	for i := range c.req.Fields {
+		f := &c.req.Fields[i]
+		if h1.EqualFoldString(f.Name, name) {
 			if found {
-				val = append(append(val, ','), f.value...)
+				val = append(append(val, ','), f.Value...)
 			} else {
-				val = append(c.scratch[:0], f.value...)
+				val = append(c.scratch[:0], f.Value...)
 				found = true
 			}
 		}
@@ -157,12 +125,12 @@ func (c *h1conn) lookupHeader(name string) (string, bool) {
 func (c *h1conn) serveRequest(ctx context.Context) (keep bool, err error) {
 	req := &c.req
 	p := c.p
-	if req.upgrade || req.expect || req.chunked || bytes.Equal(req.method, []byte("CONNECT")) {
+	if req.Upgrade || req.Expect || req.Chunked || bytes.Equal(req.Method, []byte("CONNECT")) {
 		return false, c.handoverNow()
 	}
-	path, query, origin, perr := originForm(req.target)
+	path, query, origin, perr := h1.OriginForm(req.Target)
 	if perr != nil {
-		c.writeSimple(perr.(*parseError).status, perr.Error(), true, nil)
+		c.writeSimple(perr.(*h1.Error).Status, perr.Error(), true, nil)
 		return false, perr
 	}
 	if !origin {
@@ -173,7 +141,7 @@ func (c *h1conn) serveRequest(ctx context.Context) (keep bool, err error) {
 		return c.answer(http.StatusServiceUnavailable, "destination no longer uses this waypoint\n", "none", "unknown", nil)
 	}
 	view := routing.Request{
-		Method: methodString(req.method), Host: string(req.host), EscapedPath: string(path), Header: c.lookupHeader,
+		Method: methodString(req.Method), Host: string(req.Host), EscapedPath: string(path), Header: c.lookupHeader,
 	}
 	if len(query) > 0 {
 		view.RawQuery = string(query)
@@ -217,7 +185,7 @@ func (c *h1conn) serveRequest(ctx context.Context) (keep bool, err error) {
 // answer sends a response the waypoint makes itself and counts it.
 func (c *h1conn) answer(status int, body, route, service string, extra func(*bufio.Writer)) (bool, error) {
 	start := c.p.rec.Begin()
-	keep := c.skipBody() && !c.req.close && !c.p.draining.Load()
+	keep := c.skipBody() && !c.req.Close && !c.p.draining.Load()
 	c.writeSimple(status, body, !keep, extra)
 	c.p.metrics.Observe(route, service, status, c.p.rec.End(start))
 	return keep, nil
@@ -226,10 +194,10 @@ func (c *h1conn) answer(status int, body, route, service string, extra func(*buf
 // skipBody consumes the request and its body (up to 256 KiB read and
 // dropped); false means the connection cannot be reused.
 func (c *h1conn) skipBody() bool {
-	n := int64(max(c.req.contentLength, 0))
-	avail := int64(c.w - c.r - c.req.headLen)
+	n := int64(max(c.req.ContentLength, 0))
+	avail := int64(c.w - c.r - c.req.HeadLen)
 	if n <= avail {
-		c.consume(c.req.headLen + int(n))
+		c.consume(c.req.HeadLen + int(n))
 		return true
 	}
 	if n > 256<<10 {
@@ -256,8 +224,8 @@ func (c *h1conn) forward(ctx context.Context, dec *routing.Decision) (status int
 		return http.StatusBadRequest, false, nil
 	}
 	c.decPath = dec.Path
-	cl := max(req.contentLength, 0)
-	inBuf := min(int64(c.w-c.r-req.headLen), cl)
+	cl := max(req.ContentLength, 0)
+	inBuf := min(int64(c.w-c.r-req.HeadLen), cl)
 	replayable := inBuf == cl
 	var uc *h1Conn
 	for attempt := 0; ; attempt++ {
@@ -284,12 +252,12 @@ func (c *h1conn) forward(ctx context.Context, dec *routing.Decision) (status int
 		}
 		if !replayable {
 			c.consume(c.w - c.r) // part of the body is gone: the connection cannot continue
-			c.req.close = true
+			c.req.Close = true
 		}
 		return c.upstreamFailed(err)
 	}
-	c.consume(req.headLen + int(inBuf))
-	status = c.resp.status
+	c.consume(req.HeadLen + int(inBuf))
+	status = c.resp.Status
 	keep, reuse, err := c.relayResponse(uc, dec)
 	c.setUpstream(nil)
 	if reuse {
@@ -319,17 +287,17 @@ func (c *h1conn) setUpstream(uc *h1Conn) {
 func (c *h1conn) upstreamFields(dec *routing.Decision) (string, error) {
 	req := &c.req
 	c.out = c.out[:0]
-	for i := range req.fields {
-		f := &req.fields[i]
-		if hopByHopName(f.name) || equalFold(f.name, "host") || equalFold(f.name, "x-forwarded-for") || listedIn(req.connTokens, f.name) {
+	for i := range req.Fields {
+		f := &req.Fields[i]
+		if h1.HopByHop(f.Name) || h1.EqualFold(f.Name, "host") || h1.EqualFold(f.Name, "x-forwarded-for") || h1.Listed(req.ConnTokens, f.Name) {
 			continue
 		}
-		c.out = append(c.out, outField{nameB: f.name, valB: f.value})
+		c.out = append(c.out, outField{nameB: f.Name, valB: f.Value})
 	}
-	if req.teTrailers {
+	if req.TeTrailers {
 		c.out = append(c.out, outField{nameS: "Te", valS: "trailers"}) // gRPC needs it end to end
 	}
-	if req.xffCount > 0 || c.srcIP != "" {
+	if req.XffCount > 0 || c.srcIP != "" {
 		c.out = append(c.out, outField{nameS: "X-Forwarded-For", valS: c.forwardedFor()})
 	}
 	host := dec.Host
@@ -353,17 +321,17 @@ func (c *h1conn) upstreamFields(dec *routing.Decision) (string, error) {
 
 // forwardedFor is X-Forwarded-For with the client appended.
 func (c *h1conn) forwardedFor() string {
-	if c.req.xffCount == 0 {
+	if c.req.XffCount == 0 {
 		return c.srcIP
 	}
 	var b strings.Builder
-	for i := range c.req.fields {
-		f := &c.req.fields[i]
-		if equalFold(f.name, "x-forwarded-for") {
+	for i := range c.req.Fields {
+		f := &c.req.Fields[i]
+		if h1.EqualFold(f.Name, "x-forwarded-for") {
 			if b.Len() > 0 {
 				b.WriteString(", ")
 			}
-			b.Write(f.value)
+			b.Write(f.Value)
 		}
 	}
 	if c.srcIP != "" {
@@ -374,9 +342,9 @@ func (c *h1conn) forwardedFor() string {
 }
 
 // writeUpstream writes the request head and body on uc.
-func (c *h1conn) writeUpstream(uc *h1Conn, req *reqHead, host string, cl, inBuf int64) error {
+func (c *h1conn) writeUpstream(uc *h1Conn, req *h1.Request, host string, cl, inBuf int64) error {
 	bw := uc.bw
-	bw.Write(req.method)
+	bw.Write(req.Method)
 	bw.WriteByte(' ')
 	bw.WriteString(c.decPath)
 	bw.WriteString(" HTTP/1.1\r\nHost: ")
@@ -391,12 +359,12 @@ func (c *h1conn) writeUpstream(uc *h1Conn, req *reqHead, host string, cl, inBuf 
 		c.scratch = appendInt(c.scratch[:0], cl)
 		bw.Write(c.scratch)
 		bw.WriteString("\r\n")
-	case bytes.Equal(req.method, []byte("POST")) || bytes.Equal(req.method, []byte("PUT")) || bytes.Equal(req.method, []byte("PATCH")):
+	case bytes.Equal(req.Method, []byte("POST")) || bytes.Equal(req.Method, []byte("PUT")) || bytes.Equal(req.Method, []byte("PATCH")):
 		bw.WriteString("Content-Length: 0\r\n")
 	}
 	bw.WriteString("\r\n")
 	if inBuf > 0 {
-		off := c.r + req.headLen
+		off := c.r + req.HeadLen
 		bw.Write(c.buf[off : off+int(inBuf)])
 	}
 	if rest := cl - inBuf; rest > 0 {

@@ -4,10 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 
+	"github.com/wayfabric/wayfabric/proxy/waypoint/h1"
 	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
 )
 
@@ -26,13 +26,13 @@ func (c *h1conn) readResponseHead(uc *h1Conn) error {
 		if err != nil {
 			return err
 		}
-		if err := parseResponseHead(&c.resp, head); err != nil {
+		if err := h1.ParseResponse(&c.resp, head); err != nil {
 			return err
 		}
 		switch {
-		case c.resp.status == http.StatusSwitchingProtocols:
+		case c.resp.Status == http.StatusSwitchingProtocols:
 			return errors.New("upstream switched protocols unasked")
-		case c.resp.status < 200:
+		case c.resp.Status < 200:
 			_, _ = uc.br.Discard(len(head))
 			continue
 		}
@@ -52,11 +52,11 @@ func peekHead(br *bufio.Reader) ([]byte, error) {
 			continue
 		}
 		b, _ := br.Peek(n)
-		end, err := findHeadEnd(b, scanned)
+		end, err := h1.FindHeadEnd(b, scanned)
 		if err == nil {
 			return b[:end], nil
 		}
-		if err != errNeedMore {
+		if err != h1.ErrNeedMore {
 			return nil, errors.New("bare LF in the upstream response head")
 		}
 		scanned = max(n-3, 0)
@@ -76,8 +76,8 @@ func (c *h1conn) relayResponse(uc *h1Conn, dec *routing.Decision) (keep, reuse b
 	resp := &c.resp
 	req := &c.req
 	bw := c.bw
-	head := resp.headLen
-	noBody := bytes.Equal(req.method, []byte("HEAD")) || resp.status == http.StatusNoContent || resp.status == http.StatusNotModified
+	head := resp.HeadLen
+	noBody := bytes.Equal(req.Method, []byte("HEAD")) || resp.Status == http.StatusNoContent || resp.Status == http.StatusNotModified
 	const (
 		bodyNone = iota
 		bodyLength
@@ -87,44 +87,44 @@ func (c *h1conn) relayResponse(uc *h1Conn, dec *routing.Decision) (keep, reuse b
 	in := bodyNone
 	switch {
 	case noBody:
-	case resp.chunked:
+	case resp.Chunked:
 		in = bodyChunkedIn
-	case resp.contentLength >= 0:
+	case resp.ContentLength >= 0:
 		in = bodyLength
 	default:
 		in = bodyUntilClose
 	}
 	// Unknown length: chunked to HTTP/1.1 clients, close-delimited to 1.0.
-	chunkOut := (in == bodyChunkedIn || in == bodyUntilClose) && req.minor >= 1
-	closeClient := req.close || c.p.draining.Load() || ((in == bodyChunkedIn || in == bodyUntilClose) && !chunkOut)
+	chunkOut := (in == bodyChunkedIn || in == bodyUntilClose) && req.Minor >= 1
+	closeClient := req.Close || c.p.draining.Load() || ((in == bodyChunkedIn || in == bodyUntilClose) && !chunkOut)
 
-	writeStatusLine(bw, resp.status)
+	writeStatusLine(bw, resp.Status)
 	// Response fields, minus hop-by-hop and Connection-listed ones.
 	var connTokens [][]byte
-	for i := range resp.fields {
-		if equalFold(resp.fields[i].name, "connection") {
-			for tok := range tokens(resp.fields[i].value) {
+	for i := range resp.Fields {
+		if h1.EqualFold(resp.Fields[i].Name, "connection") {
+			for tok := range h1.Tokens(resp.Fields[i].Value) {
 				connTokens = append(connTokens, tok)
 			}
 		}
 	}
 	c.out = c.out[:0]
 	hasDate := false
-	for i := range resp.fields {
-		f := &resp.fields[i]
-		if listedIn(connTokens, f.name) {
+	for i := range resp.Fields {
+		f := &resp.Fields[i]
+		if h1.Listed(connTokens, f.Name) {
 			continue
 		}
-		if hopByHopName(f.name) {
+		if h1.HopByHop(f.Name) {
 			// Keep the Trailer announcement when trailers go through.
-			if !(chunkOut && equalFold(f.name, "trailer")) {
+			if !(chunkOut && h1.EqualFold(f.Name, "trailer")) {
 				continue
 			}
 		}
-		if equalFold(f.name, "date") {
+		if h1.EqualFold(f.Name, "date") {
 			hasDate = true
 		}
-		c.out = append(c.out, outField{nameB: f.name, valB: f.value})
+		c.out = append(c.out, outField{nameB: f.Name, valB: f.Value})
 	}
 	if dec.Backend != nil {
 		c.out = applyModifier(c.out, dec.Backend.ResponseHeaders)
@@ -141,9 +141,9 @@ func (c *h1conn) relayResponse(uc *h1Conn, dec *routing.Decision) (keep, reuse b
 		bw.WriteString("\r\n")
 	}
 	switch {
-	case resp.contentLength >= 0 && (in == bodyLength || noBody):
+	case resp.ContentLength >= 0 && (in == bodyLength || noBody):
 		bw.WriteString("Content-Length: ")
-		c.scratch = appendInt(c.scratch[:0], resp.contentLength)
+		c.scratch = appendInt(c.scratch[:0], resp.ContentLength)
 		bw.Write(c.scratch)
 		bw.WriteString("\r\n")
 	case chunkOut && !noBody:
@@ -152,16 +152,16 @@ func (c *h1conn) relayResponse(uc *h1Conn, dec *routing.Decision) (keep, reuse b
 	switch {
 	case closeClient:
 		bw.WriteString("Connection: close\r\n")
-	case req.keepAlive10:
+	case req.KeepAlive10:
 		bw.WriteString("Connection: keep-alive\r\n")
 	}
 	bw.WriteString("\r\n")
 	_, _ = uc.br.Discard(head) // the fields above pointed into it: written now
 
-	reuse = !resp.close
+	reuse = !resp.Close
 	switch in {
 	case bodyLength:
-		err = copyN(bw, uc.br, resp.contentLength)
+		err = copyN(bw, uc.br, resp.ContentLength)
 	case bodyChunkedIn:
 		err = c.relayChunked(bw, uc.br, chunkOut)
 	case bodyUntilClose:
@@ -256,7 +256,12 @@ func writeChunkHeader(bw *bufio.Writer, n int) {
 // upstream, so streamed answers (gRPC, SSE) are not held back.
 func (c *h1conn) relayChunked(bw *bufio.Writer, br *bufio.Reader, chunkOut bool) error {
 	for {
-		size, err := readChunkSize(br, bw)
+		if br.Buffered() == 0 {
+			if err := bw.Flush(); err != nil { // about to wait for the upstream
+				return err
+			}
+		}
+		size, err := h1.ReadChunkSize(br)
 		if err != nil {
 			return errUpstreamBody{err}
 		}
@@ -283,7 +288,7 @@ func (c *h1conn) relayChunked(bw *bufio.Writer, br *bufio.Reader, chunkOut bool)
 			_, _ = br.Discard(k)
 			size -= int64(k)
 		}
-		if err := expectCRLF(br); err != nil {
+		if err := h1.ExpectCRLF(br); err != nil {
 			return errUpstreamBody{err}
 		}
 		if chunkOut {
@@ -296,7 +301,7 @@ func (c *h1conn) relayChunked(bw *bufio.Writer, br *bufio.Reader, chunkOut bool)
 	}
 	total := 0
 	for {
-		line, err := readLine(br, 64<<10-total)
+		line, err := h1.ReadLine(br, 64<<10-total)
 		if err != nil {
 			return errUpstreamBody{err}
 		}
@@ -304,12 +309,12 @@ func (c *h1conn) relayChunked(bw *bufio.Writer, br *bufio.Reader, chunkOut bool)
 		if len(line) == 0 {
 			break
 		}
-		var fields []headField
+		var fields []h1.Field
 		field := append(append(make([]byte, 0, len(line)+4), line...), "\r\n\r\n"...) // line points into br: copy
-		if err := parseFields(&fields, field); err != nil || len(fields) != 1 {
+		if err := h1.ParseFields(&fields, field); err != nil || len(fields) != 1 {
 			return errUpstreamBody{errors.New("malformed trailer field")}
 		}
-		if chunkOut && !hopByHopName(fields[0].name) {
+		if chunkOut && !h1.HopByHop(fields[0].Name) {
 			bw.Write(line)
 			bw.WriteString("\r\n")
 		}
@@ -317,83 +322,5 @@ func (c *h1conn) relayChunked(bw *bufio.Writer, br *bufio.Reader, chunkOut bool)
 	if chunkOut {
 		bw.WriteString("\r\n")
 	}
-	return nil
-}
-
-// readChunkSize reads "1*HEXDIG [ chunk-ext ] CRLF".
-func readChunkSize(br *bufio.Reader, bw *bufio.Writer) (int64, error) {
-	if br.Buffered() == 0 {
-		if err := bw.Flush(); err != nil {
-			return 0, err
-		}
-	}
-	line, err := readLine(br, 4096)
-	if err != nil {
-		return 0, err
-	}
-	var n int64
-	i := 0
-	for ; i < len(line) && isHex(line[i]); i++ {
-		if i >= 15 {
-			return 0, errors.New("chunk size too large")
-		}
-		n = n<<4 | int64(unhex(line[i]))
-	}
-	if i == 0 {
-		return 0, fmt.Errorf("malformed chunk size %q", line)
-	}
-	for _, ch := range line[i:] { // chunk extensions: ignored, but no control characters
-		if (ch < ' ' && ch != '\t') || ch == 0x7f {
-			return 0, errors.New("control character in a chunk extension")
-		}
-	}
-	if rest := trimOWS(line[i:]); len(rest) > 0 && rest[0] != ';' {
-		return 0, fmt.Errorf("malformed chunk size %q", line)
-	}
-	return n, nil
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c >= 'a':
-		return c - 'a' + 10
-	}
-	return c - 'A' + 10
-}
-
-// readLine reads one CRLF-terminated line (without it); a bare LF or CR
-// is an error. The result is only valid until the next read.
-func readLine(br *bufio.Reader, limit int) ([]byte, error) {
-	line, err := br.ReadSlice('\n')
-	if err != nil {
-		if errors.Is(err, bufio.ErrBufferFull) {
-			return nil, errors.New("line too long")
-		}
-		return nil, err
-	}
-	if len(line) > limit {
-		return nil, errors.New("line too long")
-	}
-	if len(line) < 2 || line[len(line)-2] != '\r' {
-		return nil, errors.New("bare LF")
-	}
-	line = line[:len(line)-2]
-	if bytes.IndexByte(line, '\r') >= 0 {
-		return nil, errors.New("bare CR")
-	}
-	return line, nil
-}
-
-func expectCRLF(br *bufio.Reader) error {
-	b, err := br.Peek(2)
-	if err != nil {
-		return err
-	}
-	if b[0] != '\r' || b[1] != '\n' {
-		return errors.New("chunk data longer than its size")
-	}
-	_, _ = br.Discard(2)
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wayfabric/wayfabric/proxy/waypoint/h1"
 )
 
 // The fast HTTP/1.1 path (docs/perf-waypoint.md): one goroutine per inner
@@ -43,8 +45,8 @@ type h1conn struct {
 	first bool
 	srcIP string // original client, for X-Forwarded-For
 
-	req     reqHead
-	resp    respHead
+	req     h1.Request
+	resp    h1.Response
 	out     []outField
 	scratch []byte
 	decPath string
@@ -89,9 +91,9 @@ func (c *h1conn) serve(ctx context.Context) error {
 	for {
 		err := c.readHead()
 		if err != nil {
-			var pe *parseError
+			var pe *h1.Error
 			if errors.As(err, &pe) {
-				c.writeSimple(pe.status, pe.msg, true, nil)
+				c.writeSimple(pe.Status, pe.Msg, true, nil)
 			}
 			return err
 		}
@@ -101,10 +103,10 @@ func (c *h1conn) serve(ctx context.Context) error {
 				return c.handoverNow()
 			}
 		}
-		if err := parseRequestHead(&c.req, c.buf[c.r:c.r+c.req.headLen]); err != nil {
-			var pe *parseError
+		if err := h1.ParseRequest(&c.req, c.buf[c.r:c.r+c.req.HeadLen]); err != nil {
+			var pe *h1.Error
 			if errors.As(err, &pe) {
-				c.writeSimple(pe.status, pe.msg, true, nil)
+				c.writeSimple(pe.Status, pe.Msg, true, nil)
 			}
 			return err
 		}
@@ -116,7 +118,7 @@ func (c *h1conn) serve(ctx context.Context) error {
 }
 
 // readHead waits for a complete request head in buf[r:] and sets
-// c.req.headLen. Idle time is bounded by IdleTimeout, the head by
+// c.req.HeadLen. Idle time is bounded by IdleTimeout, the head by
 // ReadHeaderTimeout from its first byte (slowloris), its size by
 // MaxHeaderBytes (431).
 func (c *h1conn) readHead() error {
@@ -134,23 +136,23 @@ func (c *h1conn) readHead() error {
 	headDeadline := false
 	for {
 		if c.r < c.w {
-			n, err := findHeadEnd(c.buf[c.r:c.w], scanned)
+			n, err := h1.FindHeadEnd(c.buf[c.r:c.w], scanned)
 			if err == nil {
 				if n > cfg.MaxHeaderBytes {
-					return errHeadTooLarge
+					return h1.ErrHeadTooLarge
 				}
-				c.req.headLen = n
+				c.req.HeadLen = n
 				if headDeadline {
 					_ = c.sc.SetReadDeadline(time.Time{})
 				}
 				return nil
 			}
-			if err != errNeedMore {
+			if err != h1.ErrNeedMore {
 				return err
 			}
 			scanned = max(c.w-c.r-3, 0)
 			if c.w-c.r > cfg.MaxHeaderBytes {
-				return errHeadTooLarge
+				return h1.ErrHeadTooLarge
 			}
 			if !headDeadline {
 				// Part of a head is in: from now on the slowloris bound applies.
@@ -292,11 +294,11 @@ func (c *h1conn) writeSimple(status int, body string, closeConn bool, extra func
 	bw.WriteString(httpDate())
 	if closeConn {
 		bw.WriteString("\r\nConnection: close")
-	} else if c.req.keepAlive10 {
+	} else if c.req.KeepAlive10 {
 		bw.WriteString("\r\nConnection: keep-alive")
 	}
 	bw.WriteString("\r\n\r\n")
-	if !bytes.Equal(c.req.method, []byte("HEAD")) {
+	if !bytes.Equal(c.req.Method, []byte("HEAD")) {
 		bw.WriteString(body)
 	}
 	_ = bw.Flush()

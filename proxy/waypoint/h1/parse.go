@@ -1,4 +1,6 @@
-package waypoint
+// Package h1 parses HTTP/1.1 message heads and chunked framing strictly,
+// for the waypoint's fast path.
+package h1
 
 import (
 	"bytes"
@@ -13,50 +15,52 @@ import (
 // Content-Length, ...) is rejected: a proxy that is laxer than the server
 // behind it is how request smuggling starts.
 
-// headField is one field line; name and value are views into the buffer,
+// Field is one field line; name and value are views into the buffer,
 // the value without surrounding whitespace.
-type headField struct{ name, value []byte }
+type Field struct{ Name, Value []byte }
 
-// reqHead is a parsed request head.
-type reqHead struct {
-	method, target []byte
-	minor          int // HTTP/1.minor
-	fields         []headField
+// Request is a parsed request head.
+type Request struct {
+	Method, Target []byte
+	Minor          int // HTTP/1.minor
+	Fields         []Field
 
-	host          []byte
-	hostCount     int
-	contentLength int64 // -1: none
-	chunked       bool
-	close         bool // Connection: close, or HTTP/1.0 without keep-alive
-	keepAlive10   bool // HTTP/1.0 with Connection: keep-alive
-	upgrade       bool // Connection: upgrade with an Upgrade field
-	expect        bool
-	teTrailers    bool // TE: trailers
-	connTokens    [][]byte
-	xffCount      int
-	headLen       int // bytes of the head, final CRLF included
+	Host          []byte
+	HostCount     int
+	ContentLength int64 // -1: none
+	Chunked       bool
+	Close         bool // Connection: close, or HTTP/1.0 without keep-alive
+	KeepAlive10   bool // HTTP/1.0 with Connection: keep-alive
+	Upgrade       bool // Connection: upgrade with an Upgrade field
+	Expect        bool
+	TeTrailers    bool // TE: trailers
+	ConnTokens    [][]byte
+	XffCount      int
+	HeadLen       int // bytes of the head, final CRLF included
 }
 
-// parseError is a request the fast path answers itself and then closes.
-type parseError struct {
-	status int
-	msg    string
+// Error is a malformed request: answer Status with Msg, then close.
+type Error struct {
+	Status int
+	Msg    string
 }
 
-func (e *parseError) Error() string { return e.msg }
+func (e *Error) Error() string { return e.Msg }
 
 var (
-	errNeedMore     = errors.New("incomplete head")
-	errHeadTooLarge = &parseError{http.StatusRequestHeaderFieldsTooLarge, "request header fields too large\n"}
+	// ErrNeedMore: the head is not complete yet.
+	ErrNeedMore = errors.New("incomplete head")
+	// ErrHeadTooLarge: 431.
+	ErrHeadTooLarge = &Error{http.StatusRequestHeaderFieldsTooLarge, "request header fields too large\n"}
 )
 
-func badRequest(msg string) *parseError {
-	return &parseError{http.StatusBadRequest, msg}
+func badRequest(msg string) *Error {
+	return &Error{http.StatusBadRequest, msg}
 }
 
-// findHeadEnd returns the length of the head in b (through the empty line),
-// errNeedMore if it is not complete yet, or an error for a bare LF.
-func findHeadEnd(b []byte, from int) (int, error) {
+// FindHeadEnd returns the length of the head in b (through the empty line),
+// ErrNeedMore if it is not complete yet, or an error for a bare LF.
+func FindHeadEnd(b []byte, from int) (int, error) {
 	for i := from; i < len(b); i++ {
 		if b[i] != '\n' {
 			continue
@@ -70,19 +74,19 @@ func findHeadEnd(b []byte, from int) (int, error) {
 			return i + 1, nil
 		}
 	}
-	return 0, errNeedMore
+	return 0, ErrNeedMore
 }
 
-// parseRequestHead parses b[:n], the complete head found by findHeadEnd.
-func parseRequestHead(h *reqHead, b []byte) error {
-	*h = reqHead{fields: h.fields[:0], connTokens: h.connTokens[:0], contentLength: -1, headLen: len(b)}
+// ParseRequest parses b[:n], the complete head found by FindHeadEnd.
+func ParseRequest(h *Request, b []byte) error {
+	*h = Request{Fields: h.Fields[:0], ConnTokens: h.ConnTokens[:0], ContentLength: -1, HeadLen: len(b)}
 	line, rest := cutLine(b)
 	sp1 := bytes.IndexByte(line, ' ')
 	if sp1 <= 0 {
 		return badRequest("malformed request line\n")
 	}
-	h.method = line[:sp1]
-	if !isToken(h.method) {
+	h.Method = line[:sp1]
+	if !isToken(h.Method) {
 		return badRequest("malformed method\n")
 	}
 	line = line[sp1+1:]
@@ -90,8 +94,8 @@ func parseRequestHead(h *reqHead, b []byte) error {
 	if sp2 <= 0 {
 		return badRequest("malformed request line\n")
 	}
-	h.target = line[:sp2]
-	for _, c := range h.target {
+	h.Target = line[:sp2]
+	for _, c := range h.Target {
 		if c <= ' ' || c >= 0x7f {
 			return badRequest("malformed request target\n")
 		}
@@ -99,90 +103,90 @@ func parseRequestHead(h *reqHead, b []byte) error {
 	proto := line[sp2+1:]
 	if len(proto) != 8 || string(proto[:7]) != "HTTP/1." || proto[7] < '0' || proto[7] > '9' {
 		if len(proto) == 8 && string(proto[:5]) == "HTTP/" && proto[5] >= '2' && proto[5] <= '9' && proto[6] == '.' {
-			return &parseError{http.StatusHTTPVersionNotSupported, "HTTP version not supported\n"}
+			return &Error{http.StatusHTTPVersionNotSupported, "HTTP version not supported\n"}
 		}
 		return badRequest("malformed HTTP version\n")
 	}
-	h.minor = int(proto[7] - '0')
-	if err := parseFields(&h.fields, rest); err != nil {
+	h.Minor = int(proto[7] - '0')
+	if err := ParseFields(&h.Fields, rest); err != nil {
 		return err
 	}
 	var te teState
 	connClose, connKeepAlive, connUpgrade, hasUpgrade := false, false, false, false
-	for i := range h.fields {
-		f := &h.fields[i]
+	for i := range h.Fields {
+		f := &h.Fields[i]
 		switch {
-		case equalFold(f.name, "host"):
-			h.hostCount++
-			h.host = f.value
-		case equalFold(f.name, "content-length"):
-			n, ok := parseContentLength(f.value)
+		case EqualFold(f.Name, "host"):
+			h.HostCount++
+			h.Host = f.Value
+		case EqualFold(f.Name, "content-length"):
+			n, ok := parseContentLength(f.Value)
 			if !ok {
 				return badRequest("invalid Content-Length\n")
 			}
-			if h.contentLength >= 0 && h.contentLength != n {
+			if h.ContentLength >= 0 && h.ContentLength != n {
 				return badRequest("conflicting Content-Length fields\n")
 			}
-			h.contentLength = n
-		case equalFold(f.name, "transfer-encoding"):
-			if err := te.add(f.value); err != nil {
+			h.ContentLength = n
+		case EqualFold(f.Name, "transfer-encoding"):
+			if err := te.add(f.Value); err != nil {
 				return err
 			}
-		case equalFold(f.name, "connection"):
-			for tok := range tokens(f.value) {
+		case EqualFold(f.Name, "connection"):
+			for tok := range Tokens(f.Value) {
 				switch {
-				case equalFold(tok, "close"):
+				case EqualFold(tok, "close"):
 					connClose = true
-				case equalFold(tok, "keep-alive"):
+				case EqualFold(tok, "keep-alive"):
 					connKeepAlive = true
-				case equalFold(tok, "upgrade"):
+				case EqualFold(tok, "upgrade"):
 					connUpgrade = true
 				}
-				h.connTokens = append(h.connTokens, tok)
+				h.ConnTokens = append(h.ConnTokens, tok)
 			}
-		case equalFold(f.name, "upgrade"):
+		case EqualFold(f.Name, "upgrade"):
 			hasUpgrade = true
-		case equalFold(f.name, "expect"):
-			h.expect = true
-		case equalFold(f.name, "te"):
-			for tok := range tokens(f.value) {
-				if equalFold(tok, "trailers") {
-					h.teTrailers = true
+		case EqualFold(f.Name, "expect"):
+			h.Expect = true
+		case EqualFold(f.Name, "te"):
+			for tok := range Tokens(f.Value) {
+				if EqualFold(tok, "trailers") {
+					h.TeTrailers = true
 				}
 			}
-		case equalFold(f.name, "x-forwarded-for"):
-			h.xffCount++
+		case EqualFold(f.Name, "x-forwarded-for"):
+			h.XffCount++
 		}
 	}
-	if h.minor >= 1 && h.hostCount != 1 {
+	if h.Minor >= 1 && h.HostCount != 1 {
 		return badRequest("an HTTP/1.1 request needs exactly one Host field\n")
 	}
-	if h.hostCount > 1 {
+	if h.HostCount > 1 {
 		return badRequest("more than one Host field\n")
 	}
-	if !validHost(h.host) {
+	if !validHost(h.Host) {
 		return badRequest("invalid Host\n")
 	}
 	if te.present {
-		if h.minor == 0 {
+		if h.Minor == 0 {
 			return badRequest("Transfer-Encoding in an HTTP/1.0 request\n")
 		}
-		if h.contentLength >= 0 {
+		if h.ContentLength >= 0 {
 			return badRequest("both Content-Length and Transfer-Encoding\n")
 		}
 		if err := te.check(); err != nil {
 			return err
 		}
-		h.chunked = true
+		h.Chunked = true
 	}
-	h.close = connClose || (h.minor == 0 && !connKeepAlive)
-	h.keepAlive10 = h.minor == 0 && connKeepAlive && !connClose
-	h.upgrade = connUpgrade && hasUpgrade
+	h.Close = connClose || (h.Minor == 0 && !connKeepAlive)
+	h.KeepAlive10 = h.Minor == 0 && connKeepAlive && !connClose
+	h.Upgrade = connUpgrade && hasUpgrade
 	return nil
 }
 
-// parseFields parses field lines up to the empty line.
-func parseFields(fields *[]headField, b []byte) error {
+// ParseFields parses field lines up to the empty line.
+func ParseFields(fields *[]Field, b []byte) error {
 	for {
 		line, rest := cutLine(b)
 		if len(line) == 0 {
@@ -200,17 +204,17 @@ func parseFields(fields *[]headField, b []byte) error {
 		if !isToken(name) {
 			return badRequest("invalid field name\n")
 		}
-		value := trimOWS(line[colon+1:])
+		value := TrimOWS(line[colon+1:])
 		for _, c := range value {
 			if (c < ' ' && c != '\t') || c == 0x7f {
 				return badRequest("control character in a field value\n")
 			}
 		}
-		*fields = append(*fields, headField{name: name, value: value})
+		*fields = append(*fields, Field{Name: name, Value: value})
 	}
 }
 
-// cutLine splits b at the first CRLF (findHeadEnd guaranteed every LF has its CR).
+// cutLine splits b at the first CRLF (FindHeadEnd guaranteed every LF has its CR).
 func cutLine(b []byte) (line, rest []byte) {
 	i := bytes.IndexByte(b, '\n')
 	if i < 0 {
@@ -229,14 +233,14 @@ type teState struct {
 func (t *teState) add(v []byte) error {
 	t.present = true
 	n := 0
-	for tok := range tokens(v) {
+	for tok := range Tokens(v) {
 		n++
 		if t.chunkedLast {
 			t.chunkedLast = false // something follows chunked
 			t.chunkedSeen = true
 		}
 		switch {
-		case equalFold(tok, "chunked"):
+		case EqualFold(tok, "chunked"):
 			if t.chunkedSeen || t.chunkedLast {
 				return badRequest("chunked applied more than once\n")
 			}
@@ -258,13 +262,13 @@ func (t *teState) check() error {
 	case t.chunkedSeen:
 		return badRequest("chunked applied more than once\n")
 	case t.other:
-		return &parseError{http.StatusNotImplemented, "unsupported transfer coding\n"}
+		return &Error{http.StatusNotImplemented, "unsupported transfer coding\n"}
 	}
 	return nil
 }
 
-// tokens yields the comma-separated elements of a list value, trimmed.
-func tokens(v []byte) func(func([]byte) bool) {
+// Tokens yields the comma-separated elements of a list value, trimmed.
+func Tokens(v []byte) func(func([]byte) bool) {
 	return func(yield func([]byte) bool) {
 		for len(v) > 0 {
 			i := bytes.IndexByte(v, ',')
@@ -274,7 +278,7 @@ func tokens(v []byte) func(func([]byte) bool) {
 			} else {
 				tok, v = v[:i], v[i+1:]
 			}
-			if tok = trimOWS(tok); len(tok) > 0 && !yield(tok) {
+			if tok = TrimOWS(tok); len(tok) > 0 && !yield(tok) {
 				return
 			}
 		}
@@ -296,7 +300,7 @@ func parseContentLength(v []byte) (int64, bool) {
 	return n, true
 }
 
-func trimOWS(b []byte) []byte {
+func TrimOWS(b []byte) []byte {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
 		b = b[1:]
 	}
@@ -306,8 +310,8 @@ func trimOWS(b []byte) []byte {
 	return b
 }
 
-// equalFold compares an ASCII field name with a lower-case literal.
-func equalFold(b []byte, lower string) bool {
+// EqualFold compares an ASCII field name with a lower-case literal.
+func EqualFold(b []byte, lower string) bool {
 	if len(b) != len(lower) {
 		return false
 	}
@@ -324,7 +328,7 @@ func equalFold(b []byte, lower string) bool {
 }
 
 // equalFoldString compares two ASCII strings case-insensitively.
-func equalFoldBS(b []byte, s string) bool {
+func EqualFoldString(b []byte, s string) bool {
 	if len(b) != len(s) {
 		return false
 	}
@@ -383,12 +387,12 @@ func validHost(h []byte) bool {
 	return true
 }
 
-// originForm classifies a request target. It returns the escaped path and
+// OriginForm classifies a request target. It returns the escaped path and
 // the raw query of an origin-form target ("/p?q"), and ok=false for the
 // other forms (absolute, authority, asterisk) and for characters outside
 // RFC 3986, which the fast path leaves to net/http. A malformed
 // percent-escape is an error.
-func originForm(t []byte) (path, query []byte, ok bool, err error) {
+func OriginForm(t []byte) (path, query []byte, ok bool, err error) {
 	if len(t) == 0 || t[0] != '/' {
 		return nil, nil, false, nil
 	}
@@ -435,73 +439,110 @@ func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// respHead is a parsed response head.
-type respHead struct {
-	status        int
-	fields        []headField
-	contentLength int64 // -1: none
-	chunked       bool
-	close         bool
-	headLen       int
+// Response is a parsed response head.
+type Response struct {
+	Status        int
+	Fields        []Field
+	ContentLength int64 // -1: none
+	Chunked       bool
+	Close         bool
+	HeadLen       int
 }
 
-// parseResponseHead parses an upstream response head (complete, found by
-// findHeadEnd). The upstream is not trusted either: ambiguous framing is an
+// ParseResponse parses an upstream response head (complete, found by
+// FindHeadEnd). The upstream is not trusted either: ambiguous framing is an
 // error (502) and the connection is not reused.
-func parseResponseHead(h *respHead, b []byte) error {
-	*h = respHead{fields: h.fields[:0], contentLength: -1, headLen: len(b)}
+func ParseResponse(h *Response, b []byte) error {
+	*h = Response{Fields: h.Fields[:0], ContentLength: -1, HeadLen: len(b)}
 	line, rest := cutLine(b)
 	if len(line) < 12 || string(line[:7]) != "HTTP/1." || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
 		return errors.New("malformed status line")
 	}
 	minor := line[7]
+	if minor < '0' || minor > '9' {
+		return errors.New("malformed HTTP version")
+	}
 	for _, c := range line[9:12] {
 		if c < '0' || c > '9' {
 			return errors.New("malformed status code")
 		}
 	}
-	h.status = int(line[9]-'0')*100 + int(line[10]-'0')*10 + int(line[11]-'0')
-	if h.status < 100 {
+	h.Status = int(line[9]-'0')*100 + int(line[10]-'0')*10 + int(line[11]-'0')
+	if h.Status < 100 {
 		return errors.New("malformed status code")
 	}
-	if err := parseFields(&h.fields, rest); err != nil {
+	if err := ParseFields(&h.Fields, rest); err != nil {
 		return errors.New(err.Error())
 	}
 	var te teState
-	for i := range h.fields {
-		f := &h.fields[i]
+	for i := range h.Fields {
+		f := &h.Fields[i]
 		switch {
-		case equalFold(f.name, "content-length"):
-			n, ok := parseContentLength(f.value)
-			if !ok || (h.contentLength >= 0 && h.contentLength != n) {
+		case EqualFold(f.Name, "content-length"):
+			n, ok := parseContentLength(f.Value)
+			if !ok || (h.ContentLength >= 0 && h.ContentLength != n) {
 				return errors.New("invalid Content-Length in the response")
 			}
-			h.contentLength = n
-		case equalFold(f.name, "transfer-encoding"):
-			if err := te.add(f.value); err != nil {
+			h.ContentLength = n
+		case EqualFold(f.Name, "transfer-encoding"):
+			if err := te.add(f.Value); err != nil {
 				return errors.New("invalid Transfer-Encoding in the response")
 			}
-		case equalFold(f.name, "connection"):
-			for tok := range tokens(f.value) {
-				if equalFold(tok, "close") {
-					h.close = true
+		case EqualFold(f.Name, "connection"):
+			for tok := range Tokens(f.Value) {
+				if EqualFold(tok, "close") {
+					h.Close = true
 				}
 			}
 		}
 	}
 	if minor == '0' {
-		h.close = true // we never ask an HTTP/1.0 server for keep-alive
+		h.Close = true // we never ask an HTTP/1.0 server for keep-alive
 	}
 	if te.present {
-		if h.contentLength >= 0 {
+		if h.ContentLength >= 0 {
 			return errors.New("response with both Content-Length and Transfer-Encoding")
 		}
-		if te.check() != nil {
-			// RFC 9112 §6.3: not chunked last → read until close.
-			h.close = true
-		} else {
-			h.chunked = true
+		if err := te.check(); err != nil {
+			// RFC 9112 §6.3 would read such a body until close, but we could
+			// neither decode the coding nor pass it on (Transfer-Encoding is
+			// hop-by-hop): refuse rather than forward coded bytes as the body.
+			return errors.New("unsupported transfer coding in the response")
 		}
+		h.Chunked = true
 	}
 	return nil
+}
+
+// HopByHop: fields for one connection only (RFC 9110 §7.6.1), which a
+// proxy never forwards, plus the framing fields it writes itself.
+func HopByHop(n []byte) bool {
+	switch len(n) {
+	case 2:
+		return EqualFold(n, "te")
+	case 7:
+		return EqualFold(n, "upgrade") || EqualFold(n, "trailer")
+	case 10:
+		return EqualFold(n, "connection") || EqualFold(n, "keep-alive")
+	case 14:
+		return EqualFold(n, "content-length")
+	case 16:
+		return EqualFold(n, "proxy-connection")
+	case 17:
+		return EqualFold(n, "transfer-encoding")
+	case 18:
+		return EqualFold(n, "proxy-authenticate")
+	case 19:
+		return EqualFold(n, "proxy-authorization")
+	}
+	return false
+}
+
+func Listed(Tokens [][]byte, name []byte) bool {
+	for _, t := range Tokens {
+		if bytes.EqualFold(t, name) {
+			return true
+		}
+	}
+	return false
 }
