@@ -124,13 +124,18 @@ func (c *h1conn) serve(ctx context.Context) error {
 func (c *h1conn) readHead() error {
 	cfg := &c.p.cfg
 	scanned := 0
-	idle := c.r == c.w
-	if idle {
+	// Waiting for a request after one was served: idle keep-alive, which
+	// drain closes. A new stream is never idle: its first request is served
+	// even during drain (with Connection: close), as net/http does.
+	idle := c.r == c.w && !c.first
+	if c.r == c.w {
 		c.r, c.w = 0, 0
 		_ = c.sc.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
+	}
+	if idle {
 		c.state.Store(connIdle)
 		if c.p.draining.Load() {
-			return io.EOF // drain closes idle connections
+			return io.EOF
 		}
 	}
 	headDeadline := false
