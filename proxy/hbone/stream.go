@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"sync"
@@ -67,7 +68,10 @@ type Stream struct {
 	rdl, wdl    deadline
 	cancel      context.CancelFunc
 
-	local, remote net.Addr
+	// Addresses: an AddrPort when known (the net.Addr is built on demand,
+	// most streams never ask), else the tunnel's own address.
+	localAP, remoteAP   netip.AddrPort
+	localNet, remoteNet net.Addr
 }
 
 type deadline struct {
@@ -244,11 +248,18 @@ func (s *Stream) Reset() {
 
 // LocalAddr implements net.Conn. On the server it is the CONNECT target;
 // on the client, the tunnel's local address.
-func (s *Stream) LocalAddr() net.Addr { return s.local }
+func (s *Stream) LocalAddr() net.Addr { return addrOf(s.localAP, s.localNet) }
 
 // RemoteAddr implements net.Conn. On the server it is the original source
 // from Forwarded (else the tunnel peer); on the client, the target.
-func (s *Stream) RemoteAddr() net.Addr { return s.remote }
+func (s *Stream) RemoteAddr() net.Addr { return addrOf(s.remoteAP, s.remoteNet) }
+
+func addrOf(ap netip.AddrPort, fallback net.Addr) net.Addr {
+	if ap.IsValid() {
+		return net.TCPAddrFromAddrPort(ap)
+	}
+	return fallback
+}
 
 // SetDeadline implements net.Conn.
 func (s *Stream) SetDeadline(t time.Time) error {
@@ -314,9 +325,7 @@ func (s *Stream) respond(status int, endStream bool) error {
 	err := c.writeFrames(func() error {
 		c.hbuf.Reset()
 		_ = c.henc.WriteField(hfStatus(status))
-		return c.fr.WriteHeaders(http2.HeadersFrameParam{
-			StreamID: s.id, BlockFragment: c.hbuf.Bytes(), EndHeaders: true, EndStream: endStream,
-		})
+		return c.writeHeaderBlock(s.id, c.hbuf.Bytes(), endStream)
 	})
 	if endStream {
 		c.mu.Lock()
