@@ -41,6 +41,7 @@ LOAD_CPUS=${BENCH_LOAD_CPUS:-0}
 OUT=${BENCH_OUT:-}
 WAYPOINT_ENV=${BENCH_WAYPOINT_ENV:-} # extra environment for the waypoint, e.g. GOGC=100
 PROFILE=${BENCH_PROFILE:-}          # file prefix: CPU profile of each waypoint saturation run (costs a few % CPU)
+BASELINE_REF=${BENCH_BASELINE_REF:-} # git ref: also measure the waypoint built from it ("waypoint-base", plain mode only)
 
 BACKEND_PORT=$PORT_BASE
 BACKEND_TLS_PORT=$((PORT_BASE + 1))
@@ -116,6 +117,13 @@ wait_port() { # port
 
 echo "building waypoint and benchpeer" >&2
 (cd "$ROOT" && go build -o "$WORK/waypoint" ./cmd/waypoint && go build -o "$WORK/benchpeer" ./test/bench/benchpeer)
+if [[ -n $BASELINE_REF ]]; then
+  echo "building waypoint at $BASELINE_REF" >&2
+  mkdir -p "$WORK/base-src"
+  (cd "$ROOT" && git archive "$BASELINE_REF" | tar -x -C "$WORK/base-src")
+  (cd "$WORK/base-src" && go build -o "$WORK/waypoint-base" ./cmd/waypoint)
+  PROXIES="$PROXIES waypoint-base"
+fi
 CERTS=$WORK/certs
 mkdir -p "$CERTS"
 "$WORK/benchpeer" certs "$CERTS"
@@ -224,7 +232,7 @@ EOF
     start "$PROXY_CPU" haproxy -db -f "$dir/haproxy.cfg"
     PROXY_PID=$LAST_PID
     ;;
-  waypoint)
+  waypoint | waypoint-base)
     local ambient="" args=(--hbone-addr=)
     if [[ $mode == tls ]]; then
       ambient=", mesh.wayfabric.io/dataplane-mode: ambient"
@@ -256,7 +264,7 @@ ports: [{name: http, port: $BACKEND_PORT}]
 endpoints: [{addresses: [127.0.0.1], targetRef: {kind: Pod, namespace: bench, name: web-0}}]
 EOF
     # shellcheck disable=SC2086
-    start "$PROXY_CPU" env GOMAXPROCS=1 $WAYPOINT_ENV "$WORK/waypoint" --namespace=bench --waypoint-name=wp \
+    start "$PROXY_CPU" env GOMAXPROCS=1 $WAYPOINT_ENV "$WORK/$name" --namespace=bench --waypoint-name=wp \
       --static-config="$dir/waypoint.yaml" --stats-addr="127.0.0.1:$STATS_PORT" --ready-addr="127.0.0.1:$READY_PORT" \
       ${PROFILE:+--debug-addr=127.0.0.1:$DEBUG_PORT} "${args[@]}" 2>"$dir/waypoint.log"
     PROXY_PID=$LAST_PID
@@ -265,7 +273,7 @@ EOF
   esac
   if [[ $mode == tls ]]; then
     local peer=(-tls "127.0.0.1:$PROXY_PORT")
-    [[ $name == waypoint ]] && peer=(-hbone "127.0.0.1:$HBONE_PORT" -target 10.96.0.10:80)
+    [[ $name == waypoint* ]] && peer=(-hbone "127.0.0.1:$HBONE_PORT" -target 10.96.0.10:80)
     wait_port "${peer[1]##*:}"
     start "$LOAD_CPUS" "$WORK/benchpeer" client -certs "$CERTS" -listen "127.0.0.1:$CLIENT_PORT" "${peer[@]}"
     AUX_PIDS+=("$LAST_PID")
@@ -366,6 +374,7 @@ measure() { # round mode proxy
 for ((round = 1; round <= ROUNDS; round++)); do
   for mode in $MODES; do
     for name in $PROXIES; do
+      [[ $name == waypoint-base && $mode == tls ]] && continue # no static-certificate flags before this change
       echo "round $round/$ROUNDS: $name ($mode)" >&2
       measure "$round" "$mode" "$name"
     done
