@@ -18,54 +18,85 @@ const maxResponseHead = 1 << 20
 var errResponseHeadTooLarge = errors.New("upstream response head over 1 MiB")
 
 // readResponseHead reads the answer's head into c.resp, skipping interim
-// 1xx answers. The head's fields point into uc.br (or c.respBuf) until the
-// head is discarded.
+// 1xx answers. The head's fields point into uc.br until c.respInBr bytes
+// are discarded; a head larger than uc.br's buffer is read line by line
+// into c.respBuf instead (c.respInBr is then 0).
 func (c *h1conn) readResponseHead(uc *h1Conn) error {
 	for {
-		head, err := peekHead(uc.br)
+		head, inBr, err := c.peekHead(uc.br)
 		if err != nil {
 			return err
 		}
 		if err := h1.ParseResponse(&c.resp, head); err != nil {
 			return err
 		}
+		c.respInBr = inBr
 		switch {
 		case c.resp.Status == http.StatusSwitchingProtocols:
 			return errors.New("upstream switched protocols unasked")
 		case c.resp.Status < 200:
-			_, _ = uc.br.Discard(len(head))
+			_, _ = uc.br.Discard(inBr)
 			continue
 		}
 		return nil
 	}
 }
 
-// peekHead returns the complete head at the start of br without consuming it.
-func peekHead(br *bufio.Reader) ([]byte, error) {
+// peekHead returns the complete head at the start of br: in br's buffer,
+// not consumed (inBr = its length), or, if it does not fit, copied out of
+// br line by line (inBr = 0).
+func (c *h1conn) peekHead(br *bufio.Reader) (head []byte, inBr int, err error) {
 	scanned := 0
 	for {
 		n := br.Buffered()
 		if n == 0 {
 			if _, err := br.Peek(1); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			continue
 		}
 		b, _ := br.Peek(n)
 		end, err := h1.FindHeadEnd(b, scanned)
 		if err == nil {
-			return b[:end], nil
+			return b[:end], end, nil
 		}
 		if err != h1.ErrNeedMore {
-			return nil, errors.New("bare LF in the upstream response head")
+			return nil, 0, errors.New("bare LF in the upstream response head")
 		}
 		scanned = max(n-3, 0)
 		if n >= br.Size() {
-			return nil, errResponseHeadTooLarge
+			head, err := readLongHead(br, c.respBuf[:0])
+			c.respBuf = head[:0]
+			return head, 0, err
 		}
 		if _, err := br.Peek(n + 1); err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return nil, 0, err
+		}
+	}
+}
+
+// readLongHead consumes a head line by line into buf, up to maxResponseHead.
+func readLongHead(br *bufio.Reader, buf []byte) ([]byte, error) {
+	lineStart := 0
+	for {
+		part, err := br.ReadSlice('\n')
+		buf = append(buf, part...)
+		if len(buf) > maxResponseHead {
+			return nil, errResponseHeadTooLarge
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue // a line longer than br's buffer: keep collecting it
+		}
+		if err != nil {
 			return nil, err
 		}
+		if len(buf)-lineStart == 2 && buf[lineStart] == '\r' {
+			if _, err := h1.FindHeadEnd(buf, 0); err != nil {
+				return nil, errors.New("malformed upstream response head")
+			}
+			return buf, nil
+		}
+		lineStart = len(buf)
 	}
 }
 
@@ -76,7 +107,6 @@ func (c *h1conn) relayResponse(uc *h1Conn, dec *routing.Decision) (keep, reuse b
 	resp := &c.resp
 	req := &c.req
 	bw := c.bw
-	head := resp.HeadLen
 	noBody := bytes.Equal(req.Method, []byte("HEAD")) || resp.Status == http.StatusNoContent || resp.Status == http.StatusNotModified
 	const (
 		bodyNone = iota
@@ -156,7 +186,7 @@ func (c *h1conn) relayResponse(uc *h1Conn, dec *routing.Decision) (keep, reuse b
 		bw.WriteString("Connection: keep-alive\r\n")
 	}
 	bw.WriteString("\r\n")
-	_, _ = uc.br.Discard(head) // the fields above pointed into it: written now
+	_, _ = uc.br.Discard(c.respInBr) // the fields above pointed into it: written now
 
 	reuse = !resp.Close
 	switch in {

@@ -50,6 +50,10 @@ type h1conn struct {
 	out     []outField
 	scratch []byte
 	decPath string
+	// respInBr: bytes of the response head still in the upstream reader;
+	// respBuf holds a head too large for it.
+	respInBr int
+	respBuf  []byte
 	up      *h1Conn // upstream connection in use (guarded by p.l4mu), closed on forced shutdown
 }
 
