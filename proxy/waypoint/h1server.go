@@ -54,7 +54,7 @@ type h1conn struct {
 	// respBuf holds a head too large for it.
 	respInBr int
 	respBuf  []byte
-	up      *h1Conn // upstream connection in use (guarded by p.l4mu), closed on forced shutdown
+	up       *h1Conn // upstream connection in use (guarded by p.l4mu), closed on forced shutdown
 }
 
 var (
