@@ -23,7 +23,11 @@
 # round 2: all proxies, ...); the table shows medians and the ratio of
 # medians to nginx, plus the range of the per-round ratios.
 #
-# Bounded: about BENCH_ROUNDS × modes × 3 × (2 + BENCH_SECONDS + BENCH_RATE_SECONDS + 2) seconds.
+#   - CPU per 1,000 req/s at a common offered rate (BENCH_RATE, default 1000)
+# As root, every benchmark process runs at nice BENCH_NICE (default -10), so
+# other work on a shared machine disturbs the figures less.
+#
+# Bounded: about BENCH_ROUNDS × modes × 3 × (4 + BENCH_SECONDS + 2 × BENCH_RATE_SECONDS) seconds.
 # Installs nginx, HAProxy and wrk with apt-get if missing. Stops what it
 # started, by PID.
 set -euo pipefail
@@ -41,6 +45,8 @@ LOAD_CPUS=${BENCH_LOAD_CPUS:-0}
 OUT=${BENCH_OUT:-}
 WAYPOINT_ENV=${BENCH_WAYPOINT_ENV:-} # extra environment for the waypoint, e.g. GOGC=100
 PROFILE=${BENCH_PROFILE:-}          # file prefix: CPU profile of each waypoint saturation run (costs a few % CPU)
+RATE=${BENCH_RATE:-1000}             # common fixed rate (req/s) for every proxy: CPU per 1,000 req/s at equal load
+NICE=${BENCH_NICE:--10}              # as root: run everything of the benchmark at this nice level, ahead of other builds on the machine
 BASELINE_REF=${BENCH_BASELINE_REF:-} # git ref: also measure the waypoint built from it ("waypoint-base", plain mode only)
 
 BACKEND_PORT=$PORT_BASE
@@ -72,6 +78,9 @@ if (($(nproc) < 2)); then
   exit 1
 fi
 
+PRIO=()
+if [[ $(id -u) == 0 && $NICE != 0 ]]; then PRIO=(nice -n "$NICE"); fi
+
 WORK=$(mktemp -d /tmp/waypoint-bench.XXXXXX)
 PIDS=()
 stop_pids() { # stop the given PIDs (and wait for them)
@@ -88,7 +97,7 @@ trap cleanup EXIT
 start() { # cpu-list command... → LAST_PID
   local cpus=$1
   shift
-  taskset -c "$cpus" "$@" &
+  "${PRIO[@]}" taskset -c "$cpus" "$@" &
   LAST_PID=$!
   PIDS+=("$LAST_PID")
 }
@@ -300,10 +309,10 @@ cpu_ticks() { # total utime+stime of pid and its children
   done
   echo "$t"
 }
-rss_kb() { # peak resident set (VmHWM) summed over the tree
-  local t=0 p
+rss_kb() { # pid [field]: peak resident set (VmHWM, or another /proc status field) summed over the tree
+  local t=0 p field=${2:-VmHWM}
   for p in $(proc_tree "$1"); do
-    t=$((t + $(awk '/^VmHWM/ {print $2}' "/proc/$p/status")))
+    t=$((t + $(awk -v f="$field:" '$1 == f {print $2}' "/proc/$p/status")))
   done
   echo "$t"
 }
@@ -323,7 +332,7 @@ run_wrk() { # pid port seconds conns [script] → "rps p50ms p99ms cpu_cores err
   [[ -n $script ]] && args+=(-s "$script")
   local c0 c1 out
   c0=$(cpu_ticks "$pid")
-  out=$(taskset -c "$LOAD_CPUS" wrk "${args[@]}" "http://127.0.0.1:$port/")
+  out=$("${PRIO[@]}" taskset -c "$LOAD_CPUS" wrk "${args[@]}" "http://127.0.0.1:$port/")
   c1=$(cpu_ticks "$pid")
   local rps p50 p99 errs
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
@@ -341,7 +350,7 @@ record() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
 measure() { # round mode proxy
   local round=$1 mode=$2 name=$3
   start_proxy "$name" "$mode"
-  taskset -c "$LOAD_CPUS" wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$URL_PORT/" >/dev/null # warm-up
+  "${PRIO[@]}" taskset -c "$LOAD_CPUS" wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$URL_PORT/" >/dev/null # warm-up
   local prof_pid=
   if [[ -n $PROFILE && $name == waypoint ]]; then
     curl -fsS -o "$PROFILE-$mode-$round.pprof" "http://127.0.0.1:$DEBUG_PORT/debug/pprof/profile?seconds=$SECONDS_SAT" &
@@ -366,8 +375,14 @@ measure() { # round mode proxy
   record "$round" "$mode" "$name" half_p50 "$p50"
   record "$round" "$mode" "$name" half_p99 "$p99"
   record "$round" "$mode" "$name" cpu_per_k "$(awk -v r="$rps" -v c="$cores" 'BEGIN { printf "%.4f", (r > 0 ? c / (r / 1000) : 0) }')"
-  record "$round" "$mode" "$name" rss_mb "$(awk -v k="$(rss_kb "$PROXY_PID")" 'BEGIN { printf "%.1f", k / 1024 }')"
   ((errs > 0)) && echo "wrk: $errs errors at half load ($name, $mode)" >&2
+  # The same offered rate for every proxy: CPU per request at equal load.
+  conns=$(((RATE * delay + 999) / 1000))
+  read -r rps p50 p99 cores errs <<<"$(run_wrk "$PROXY_PID" "$URL_PORT" "$SECONDS_RATE" "$conns" "$WORK/rate.lua")"
+  record "$round" "$mode" "$name" fixed_rps "$rps"
+  record "$round" "$mode" "$name" fixed_cpu_per_k "$(awk -v r="$rps" -v c="$cores" 'BEGIN { printf "%.4f", (r > 0 ? c / (r / 1000) : 0) }')"
+  record "$round" "$mode" "$name" rss_mb "$(awk -v k="$(rss_kb "$PROXY_PID")" 'BEGIN { printf "%.1f", k / 1024 }')"
+  record "$round" "$mode" "$name" anon_mb "$(awk -v k="$(rss_kb "$PROXY_PID" RssAnon)" 'BEGIN { printf "%.1f", k / 1024 }')"
   stop_proxy
 }
 
@@ -387,7 +402,7 @@ report() {
   echo "### waypoint vs nginx vs HAProxy — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs ($(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//')), load average $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
   echo "Proxy pinned to CPU $PROXY_CPU (waypoint GOMAXPROCS=1${WAYPOINT_ENV:+ $WAYPOINT_ENV}, nginx 1 worker, HAProxy nbthread 1); wrk, backend and benchpeer on CPU $LOAD_CPUS."
-  echo "Saturation: wrk -c$CONNS for ${SECONDS_SAT}s. Half load: half of each proxy's own saturation rate for ${SECONDS_RATE}s."
+  echo "Saturation: wrk -c$CONNS for ${SECONDS_SAT}s. Half load: half of each proxy's own saturation rate for ${SECONDS_RATE}s. Common rate: ~$RATE req/s offered to each for ${SECONDS_RATE}s.${PRIO[*]:+ All benchmark processes at ${PRIO[*]}.}"
   echo "$ROUNDS round(s), proxies interleaved; medians, ratio of medians to nginx, [range of per-round ratios]."
   echo "nginx $(nginx -v 2>&1 | sed 's|.*/||'), HAProxy $(haproxy -v | awk 'NR == 1 {print $3}'), $(go version | awk '{print $3}')."
   awk -F'\t' -v modes="$MODES" -v proxies="$PROXIES" '
@@ -404,8 +419,9 @@ report() {
     names["per_core"] = "**req/s per proxy core**"; names["sat_p99"] = "p99 at saturation (ms)"
     names["half_rps"] = "half-load achieved req/s"; names["half_p50"] = "p50 at half load (ms)"
     names["half_p99"] = "p99 at half load (ms)"; names["cpu_per_k"] = "CPU (vCPU) per 1,000 req/s at half load"
-    names["rss_mb"] = "peak RSS (MB)"
-    split("per_core sat_rps sat_cores sat_p99 half_rps half_p50 half_p99 cpu_per_k rss_mb", K, " ")
+    names["rss_mb"] = "peak RSS (MB)"; names["anon_mb"] = "anonymous RSS at the end (MB; the rest is the binary\x27s file pages)"
+    names["fixed_rps"] = "common-rate achieved req/s"; names["fixed_cpu_per_k"] = "**CPU (vCPU) per 1,000 req/s at the common rate**"
+    split("per_core sat_rps sat_cores sat_p99 half_rps half_p50 half_p99 cpu_per_k fixed_rps fixed_cpu_per_k rss_mb anon_mb", K, " ")
     for (mi = 1; mi in M; mi++) {
       m = M[mi]
       printf "\n#### %s\n\n| metric |", (m == "tls" ? "mutual TLS on both sides (waypoint: HBONE in and out)" : "plain HTTP/1.1")
