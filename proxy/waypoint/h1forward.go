@@ -152,7 +152,7 @@ func (c *h1conn) serveRequest(ctx context.Context) (keep bool, err error) {
 	if rule != nil {
 		routeLabel = rule.RouteLabel
 	}
-	serviceLabel := d.Service.String()
+	serviceLabel := d.ServiceLabel
 	switch {
 	case dec.Location != "":
 		h := http.Header{}
@@ -212,8 +212,8 @@ func (c *h1conn) skipBody() bool {
 func (c *h1conn) forward(ctx context.Context, dec *routing.Decision) (status int, keep bool, err error) {
 	p := c.p
 	req := &c.req
-	ep, release := p.lb.pick(dec.Backend.Backend.Endpoints, netip.AddrPort{})
-	defer release()
+	ep, inflight := p.lb.choose(dec.Backend.Backend.Endpoints, netip.AddrPort{})
+	defer inflight.Add(-1)
 	client := p.up.plainH1
 	if ep.InMesh {
 		client = p.up.meshH1

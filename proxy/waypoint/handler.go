@@ -49,7 +49,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		plainError(rw, http.StatusServiceUnavailable, "destination no longer uses this waypoint\n")
 		return
 	}
-	serviceLabel = d.Service.String()
+	serviceLabel = d.ServiceLabel
 	dec := d.Decide(r, rand.Uint64())
 	if dec.Match.Rule != nil {
 		routeLabel = dec.Match.Rule.RouteLabel

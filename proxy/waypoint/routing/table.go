@@ -38,7 +38,9 @@ type Skipped struct {
 
 // Destination is one Service port that uses this waypoint.
 type Destination struct {
-	Service  types.NamespacedName
+	Service types.NamespacedName
+	// ServiceLabel is Service.String(), kept for per-request metrics.
+	ServiceLabel string
 	Port     int32
 	Protocol Protocol
 	// Self is the Service port itself: where L4 (non-HTTP) traffic goes.
