@@ -41,8 +41,8 @@ type Destination struct {
 	Service types.NamespacedName
 	// ServiceLabel is Service.String(), kept for per-request metrics.
 	ServiceLabel string
-	Port     int32
-	Protocol Protocol
+	Port         int32
+	Protocol     Protocol
 	// Self is the Service port itself: where L4 (non-HTTP) traffic goes.
 	Self     *Backend
 	matchers []*matcher
