@@ -35,6 +35,9 @@ func (e *StreamResetError) Error() string {
 
 func (e *StreamResetError) Unwrap() error { return e.Cause }
 
+// writeBurst is how many DATA frames one Write sends per flush.
+const writeBurst = 4
+
 var (
 	// errRefused marks a stream the peer never processed (REFUSED_STREAM
 	// or above a GOAWAY's last stream id): safe to retry elsewhere.
@@ -147,15 +150,26 @@ func (s *Stream) Write(p []byte) (int, error) {
 			}
 			c.sendCond.Wait()
 		}
-		n := int64(len(p))
-		n = min(n, s.sendWindow, c.sendWindow, int64(c.peerMaxFrame), int64(c.flow.MaxFrameSize))
+		// Up to writeBurst frames per lock and flush: one syscall carries
+		// them (batchconn.go), instead of one per frame.
+		frame := int64(min(c.peerMaxFrame, c.flow.MaxFrameSize))
+		n := min(int64(len(p)), s.sendWindow, c.sendWindow, writeBurst*frame)
 		s.sendWindow -= n
 		c.sendWindow -= n
 		s.writing++
 		c.mu.Unlock()
 
 		chunk := p[:n]
-		err := c.writeFrames(func() error { return c.fr.WriteData(s.id, false, chunk) })
+		err := c.writeFrames(func() error {
+			for b := chunk; len(b) > 0; {
+				k := min(int64(len(b)), frame)
+				if err := c.fr.WriteData(s.id, false, b[:k]); err != nil {
+					return err
+				}
+				b = b[k:]
+			}
+			return nil
+		})
 
 		c.mu.Lock()
 		s.writing--
