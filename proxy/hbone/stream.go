@@ -297,26 +297,37 @@ func (s *Stream) setDeadline(d *deadline, t time.Time) {
 	c := s.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if d.timer != nil {
-		d.timer.Stop()
-		d.timer = nil
-	}
 	d.t = t
-	wake := func() {
-		c.mu.Lock()
-		s.rcond.Broadcast()
-		c.sendCond.Broadcast()
-		c.mu.Unlock()
-	}
 	if t.IsZero() {
+		if d.timer != nil {
+			d.timer.Stop()
+		}
 		return
 	}
 	if dur := time.Until(t); dur > 0 {
-		d.timer = time.AfterFunc(dur, wake)
+		// One timer per deadline, reset on every change: an HTTP/1.1
+		// keep-alive stream moves its read deadline for every request.
+		if d.timer == nil {
+			d.timer = time.AfterFunc(dur, s.wakeDeadline)
+		} else {
+			d.timer.Reset(dur)
+		}
 	} else {
+		if d.timer != nil {
+			d.timer.Stop()
+		}
 		s.rcond.Broadcast()
 		c.sendCond.Broadcast()
 	}
+}
+
+// wakeDeadline lets blocked readers and writers see an expired deadline.
+func (s *Stream) wakeDeadline() {
+	c := s.c
+	c.mu.Lock()
+	s.rcond.Broadcast()
+	c.sendCond.Broadcast()
+	c.mu.Unlock()
 }
 
 // respond sends the CONNECT response headers (server side).
