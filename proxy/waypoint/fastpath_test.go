@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -95,5 +96,41 @@ func TestFastPathUpstreamAnswers(t *testing.T) {
 			}
 			tc.check(t, resp, string(b))
 		})
+	}
+}
+
+// TestFastPathUpstreamDown: a refused upstream is a 502 that keeps the
+// client's connection (the request was never half-sent), counted once.
+func TestFastPathUpstreamDown(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := netip.MustParseAddrPort(l.Addr().String())
+	l.Close()
+	w := newWorld()
+	web := w.service("app", "web", "http", closed)
+	p := newProxy(t, w, Config{})
+	addr, _ := listenProxy(t, p, web)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	for i := range 2 {
+		_, _ = io.WriteString(c, "POST / HTTP/1.1\r\nHost: web\r\nContent-Length: 3\r\n\r\nabc")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != http.StatusBadGateway || resp.Close {
+			t.Fatalf("request %d: %d close=%v, want 502 on a kept connection", i, resp.StatusCode, resp.Close)
+		}
+	}
+	if n := p.Recorder().Snapshot().Requests.Total; n != 2 {
+		t.Errorf("load report counted %d requests, want 2", n)
 	}
 }

@@ -185,12 +185,19 @@ func (c *h1conn) serveRequest(ctx context.Context) (keep bool, err error) {
 // answer sends a response the waypoint makes itself and counts it.
 func (c *h1conn) answer(status int, body, route, service string, extra func(*bufio.Writer)) (bool, error) {
 	start := c.p.rec.Begin()
-	keep := c.skipBody() && !c.req.Close && !c.p.draining.Load()
-	c.writeSimple(status, body, !keep, extra)
+	keep := c.respond(status, body, extra)
 	c.p.metrics.Observe(route, service, status, c.p.rec.End(start))
 	return keep, nil
 }
 
+// respond sends a response the waypoint makes itself (not counted: the
+// caller counts the request) after dropping the request's body; keep
+// reports whether the connection can carry another request.
+func (c *h1conn) respond(status int, body string, extra func(*bufio.Writer)) bool {
+	keep := !c.req.Close && !c.p.draining.Load() && c.skipBody()
+	c.writeSimple(status, body, !keep, extra)
+	return keep
+}
 // skipBody consumes the request and its body (up to 256 KiB read and
 // dropped); false means the connection cannot be reused.
 func (c *h1conn) skipBody() bool {
@@ -220,8 +227,7 @@ func (c *h1conn) forward(ctx context.Context, dec *routing.Decision) (status int
 	}
 	host, err := c.upstreamFields(dec)
 	if err != nil {
-		keep, _ = c.answer(http.StatusBadRequest, "bad request header\n", "", "", nil)
-		return http.StatusBadRequest, false, nil
+		return http.StatusBadRequest, c.respond(http.StatusBadRequest, "bad request header\n", nil), nil
 	}
 	c.decPath = dec.Path
 	cl := max(req.ContentLength, 0)
@@ -232,7 +238,7 @@ func (c *h1conn) forward(ctx context.Context, dec *routing.Decision) (status int
 		var reused bool
 		uc, reused, err = client.get(ctx, ep)
 		if err != nil {
-			return c.upstreamFailed(err)
+			return c.upstreamFailed(err, false)
 		}
 		c.setUpstream(uc)
 		err = c.writeUpstream(uc, req, host, cl, inBuf)
@@ -250,11 +256,7 @@ func (c *h1conn) forward(ctx context.Context, dec *routing.Decision) (status int
 		if reused && attempt == 0 && replayable && isClosedConn(err) {
 			continue // a kept-alive connection the upstream had closed
 		}
-		if !replayable {
-			c.consume(c.w - c.r) // part of the body is gone: the connection cannot continue
-			c.req.Close = true
-		}
-		return c.upstreamFailed(err)
+		return c.upstreamFailed(err, !replayable)
 	}
 	c.consume(req.HeadLen + int(inBuf))
 	status = c.resp.Status
@@ -270,10 +272,15 @@ func (c *h1conn) forward(ctx context.Context, dec *routing.Decision) (status int
 
 var errClientBody = errors.New("client request body ended early")
 
-func (c *h1conn) upstreamFailed(err error) (int, bool, error) {
+// upstreamFailed answers 502. bodyGone: part of the request body was
+// already read from the client, so the connection's framing is lost.
+func (c *h1conn) upstreamFailed(err error, bodyGone bool) (int, bool, error) {
 	c.p.cfg.Log.V(1).Info("upstream request failed", "error", err.Error())
-	keep, _ := c.answer(http.StatusBadGateway, "upstream connect error\n", "", "", nil)
-	return http.StatusBadGateway, keep, nil
+	if bodyGone {
+		c.writeSimple(http.StatusBadGateway, "upstream connect error\n", true, nil)
+		return http.StatusBadGateway, false, nil
+	}
+	return http.StatusBadGateway, c.respond(http.StatusBadGateway, "upstream connect error\n", nil), nil
 }
 
 func (c *h1conn) setUpstream(uc *h1Conn) {
