@@ -198,6 +198,7 @@ func (c *h1conn) respond(status int, body string, extra func(*bufio.Writer)) boo
 	c.writeSimple(status, body, !keep, extra)
 	return keep
 }
+
 // skipBody consumes the request and its body (up to 256 KiB read and
 // dropped); false means the connection cannot be reused.
 func (c *h1conn) skipBody() bool {
