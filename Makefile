@@ -43,9 +43,19 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: test
-test: vet envtest ## Run all unit and envtest suites (real kube-apiserver and etcd from bin/k8s).
+test: vet envtest ## Run all unit and envtest suites (real kube-apiserver and etcd from bin/k8s), then the short fuzz runs.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*'))" || { echo "gofmt needed on:"; gofmt -l .; exit 1; }
 	KUBEBUILDER_ASSETS=$(ENVTEST_DIR) go test $(GO_TEST_FLAGS) ./...
+	$(MAKE) -s fuzz-short
+
+# The HTTP/1.1 parser's differential fuzz targets (against net/http), a few
+# seconds each; the package has no dependencies outside the standard library,
+# so the instrumented build is quick. Seed corpora run in every `go test`.
+FUZZTIME ?= 5s
+.PHONY: fuzz-short
+fuzz-short: ## Fuzz the waypoint's HTTP/1.1 parser for FUZZTIME per target (default 5s).
+	go test -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME) ./proxy/waypoint/h1/
+	go test -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime $(FUZZTIME) ./proxy/waypoint/h1/
 
 .PHONY: envtest
 envtest: ## Build kube-apiserver, kubectl and etcd from Go modules into bin/k8s/<version> (cached).

@@ -43,7 +43,7 @@ func run(ctx context.Context, o options, log logr.Logger) error {
 			return err
 		}
 		defer hcli.Close()
-		cfg.MeshDialer = &waypoint.HBONEDialer{Client: hcli, Source: id.self, TrustDomain: o.trustDomain}
+		cfg.MeshDialer = &waypoint.HBONEDialer{Client: hcli, Source: id.self, TrustDomain: o.trustDomain, Port: uint16(o.hbonePeerPort)}
 		cfg.ReadinessChecks = append(cfg.ReadinessChecks, startCertGate(bg, id.certs, id.self, log).Check)
 	}
 	p := waypoint.New(cfg)
@@ -190,6 +190,10 @@ func newMeshIdentity(ctx context.Context, o options, log logr.Logger) (*meshIden
 		return nil, fmt.Errorf("root certificate: %w", err)
 	}
 	bundle := identity.NewBundle(roots...)
+	if o.certFile != "" {
+		certs, err := staticCerts(self, o.certFile, o.keyFile)
+		return &meshIdentity{self: self, certs: certs, bundle: bundle}, err
+	}
 	issuer := &identity.CAClient{URL: o.caURL, Token: identity.TokenFile(o.tokenFile), Bundle: bundle}
 	return &meshIdentity{self: self, certs: identity.NewCertCache(ctx, issuer, bundle, identity.CacheOptions{Log: log.WithName("certs")}), bundle: bundle}, nil
 }

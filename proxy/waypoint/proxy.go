@@ -103,6 +103,7 @@ type Proxy struct {
 	serveWG, streamsWG sync.WaitGroup
 	l4mu               sync.Mutex
 	l4conns            map[net.Conn]struct{}
+	h1conns            map[*h1conn]struct{} // fast-path HTTP/1 streams (guarded by l4mu)
 }
 
 // New returns a Proxy serving an empty table (every destination unknown)
@@ -115,6 +116,7 @@ func New(cfg Config) *Proxy {
 		lb:      newBalancer(),
 		mirrors: make(chan struct{}, 256),
 		l4conns: map[net.Conn]struct{}{},
+		h1conns: map[*h1conn]struct{}{},
 	}
 	p.metrics = loadreport.NewMetrics(p.rec)
 	p.metrics.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -225,26 +227,7 @@ func (p *Proxy) ServeStream(ctx context.Context, conn net.Conn, dst netip.AddrPo
 	if proto == routing.ProtocolTCP {
 		return p.serveL4(ctx, sc, d)
 	}
-	ln := p.mainLn
-	if p.draining.Load() {
-		ln = p.drainLn
-	}
-	done := make(chan struct{})
-	sc.onClose = func() { close(done) }
-	if !ln.push(ctx, sc) {
-		// The main server has begun shutting down between the check and the push.
-		if !p.drainLn.push(ctx, sc) {
-			conn.Close()
-			return ErrClosed
-		}
-	}
-	select {
-	case <-done:
-	case <-ctx.Done():
-		conn.Close()
-		<-done
-	}
-	return nil
+	return p.serveH1(ctx, sc)
 }
 
 // StartDrain fails readiness and asks clients to go elsewhere: HTTP/2
@@ -256,6 +239,7 @@ func (p *Proxy) StartDrain() {
 		return
 	}
 	go func() { _ = p.main.Shutdown(context.Background()) }()
+	p.closeIdleH1()
 }
 
 // Shutdown stops taking streams and waits for everything in flight, until
@@ -277,6 +261,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		p.closeL4()
+		p.closeH1()
 		_ = p.main.Close()
 		_ = p.drainSrv.Close()
 		<-done

@@ -78,7 +78,7 @@ func Compile(in Input) *Table {
 			if !protocolTCP(sp.Protocol) {
 				continue
 			}
-			d := &Destination{Service: name, Port: sp.Port, Protocol: portProtocol(sp)}
+			d := &Destination{Service: name, ServiceLabel: name.String(), Port: sp.Port, Protocol: portProtocol(sp)}
 			d.Self = ix.resolve(name.Namespace, gwv1.BackendObjectReference{Name: gwv1.ObjectName(name.Name), Port: &d.Port})
 			for _, m := range svcMatchers[name] {
 				if portSelected(svcMatcherPorts[m], sp.Port) {

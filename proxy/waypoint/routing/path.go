@@ -72,6 +72,9 @@ func hostnameMatch(hostnames []string, host string) bool {
 }
 
 func stripPort(hostport string) string {
+	if !strings.Contains(hostport, ":") {
+		return hostport // no port; SplitHostPort would allocate an error to say so
+	}
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		return h
 	}
