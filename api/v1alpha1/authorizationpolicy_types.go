@@ -53,7 +53,7 @@ type AuthorizationPolicySpec struct {
 	// policy without rules allows nothing (so it denies everything it
 	// selects); a DENY policy without rules denies nothing. An empty rule
 	// ({}) matches everything.
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	Rules []AuthorizationRule `json:"rules,omitempty"`
@@ -88,7 +88,7 @@ type PolicyTargetReference struct {
 // missing part matches everything.
 type AuthorizationRule struct {
 	// From lists sources; any may match.
-	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:MaxItems=8
 	// +listType=atomic
 	// +optional
 	From []RuleFrom `json:"from,omitempty"`
@@ -98,7 +98,7 @@ type AuthorizationRule struct {
 	// +optional
 	To []RuleTo `json:"to,omitempty"`
 	// When lists further conditions; all must match.
-	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:MaxItems=8
 	// +listType=atomic
 	// +optional
 	When []RuleCondition `json:"when,omitempty"`
@@ -129,63 +129,63 @@ type Source struct {
 	// Istio's <trust-domain>/ns/<ns>/sa/<sa>, or ns/<ns>/sa/<sa> for any
 	// trust domain. Patterns: exact, "prefix*", "*suffix", or "*" (any
 	// authenticated peer).
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	Principals []StringMatch `json:"principals,omitempty"`
 	// NotPrincipals: the peer identity must match none of these.
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	NotPrincipals []StringMatch `json:"notPrincipals,omitempty"`
 	// ServiceAccounts are "<namespace>/<service-account>", exact.
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	ServiceAccounts []ServiceAccountName `json:"serviceAccounts,omitempty"`
 	// NotServiceAccounts: the peer must be none of these.
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	NotServiceAccounts []ServiceAccountName `json:"notServiceAccounts,omitempty"`
 	// Namespaces of the peer identity (patterns as for principals).
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	Namespaces []StringMatch `json:"namespaces,omitempty"`
 	// NotNamespaces: the peer's namespace must match none of these.
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	NotNamespaces []StringMatch `json:"notNamespaces,omitempty"`
 	// IPBlocks are client addresses or CIDRs (10.1.2.3, 10.1.0.0/16).
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	IPBlocks []IPBlock `json:"ipBlocks,omitempty"`
 	// NotIPBlocks: the client address must be in none of these.
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	NotIPBlocks []IPBlock `json:"notIpBlocks,omitempty"`
 	// RequestPrincipals (JWT) are not supported; present so that an Istio
 	// policy using them is rejected with a clear message.
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	RequestPrincipals []StringMatch `json:"requestPrincipals,omitempty"`
 	// NotRequestPrincipals (JWT) are not supported.
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	NotRequestPrincipals []StringMatch `json:"notRequestPrincipals,omitempty"`
 	// RemoteIPBlocks (X-Forwarded-For) are not supported.
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	RemoteIPBlocks []IPBlock `json:"remoteIpBlocks,omitempty"`
 	// NotRemoteIPBlocks (X-Forwarded-For) are not supported.
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	NotRemoteIPBlocks []IPBlock `json:"notRemoteIpBlocks,omitempty"`
@@ -198,44 +198,44 @@ type Source struct {
 type Operation struct {
 	// Hosts match the request's Host (HTTP/2 :authority), case-insensitively,
 	// port included if the client sent one ("web.app:*" matches any port).
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	Hosts []StringMatch `json:"hosts,omitempty"`
 	// NotHosts: the Host must match none of these.
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	NotHosts []StringMatch `json:"notHosts,omitempty"`
 	// Ports are destination ports: the Service port at a waypoint, the
 	// workload's port at a ztunnel.
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	Ports []PortNumber `json:"ports,omitempty"`
 	// NotPorts: the destination port must be none of these.
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	NotPorts []PortNumber `json:"notPorts,omitempty"`
 	// Methods are HTTP methods, case-sensitive (GET, POST, ...).
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	Methods []StringMatch `json:"methods,omitempty"`
 	// NotMethods: the method must match none of these.
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	NotMethods []StringMatch `json:"notMethods,omitempty"`
 	// Paths match the request path without the query, after normalisation
 	// (percent-encoded unreserved characters decoded, dot segments removed).
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	Paths []PathMatch `json:"paths,omitempty"`
 	// NotPaths: the path must match none of these.
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	NotPaths []PathMatch `json:"notPaths,omitempty"`
@@ -254,12 +254,12 @@ type RuleCondition struct {
 	// +kubebuilder:validation:MaxLength=256
 	Key string `json:"key"`
 	// Values: the attribute must match one (patterns as for principals).
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	Values []StringMatch `json:"values,omitempty"`
 	// NotValues: the attribute must match none.
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	NotValues []StringMatch `json:"notValues,omitempty"`
@@ -268,14 +268,14 @@ type RuleCondition struct {
 // StringMatch is an exact value, a prefix ("abc*"), a suffix ("*abc"), or
 // "*" (any non-empty value).
 // +kubebuilder:validation:MinLength=1
-// +kubebuilder:validation:MaxLength=1024
+// +kubebuilder:validation:MaxLength=256
 // +kubebuilder:validation:XValidation:rule="self.size() < 3 || !self.substring(1, self.size() - 1).contains('*')",message="a value may be exact, a prefix (\"abc*\"), a suffix (\"*abc\") or \"*\"; '*' elsewhere is not a wildcard"
 // +kubebuilder:validation:XValidation:rule="!self.startsWith('*') || !self.endsWith('*') || self == '*'",message="a value may be a prefix (\"abc*\") or a suffix (\"*abc\"), not both"
 type StringMatch string
 
 // PathMatch is a StringMatch on a request path.
 // +kubebuilder:validation:MinLength=1
-// +kubebuilder:validation:MaxLength=1024
+// +kubebuilder:validation:MaxLength=512
 // +kubebuilder:validation:XValidation:rule="self.size() < 3 || !self.substring(1, self.size() - 1).contains('*')",message="a path may be exact (\"/a/b\"), a prefix (\"/a/*\"), a suffix (\"*.png\") or \"*\"; '*' elsewhere is not a wildcard"
 // +kubebuilder:validation:XValidation:rule="!self.contains('{')",message="path templates ({*}, {**}) are not supported; use a prefix (\"/a/*\") or suffix (\"*.png\")"
 // +kubebuilder:validation:XValidation:rule="self.startsWith('/') || self.startsWith('*')",message="a path starts with / (or is a suffix or presence match starting with *)"
@@ -283,7 +283,7 @@ type PathMatch string
 
 // ServiceAccountName is "<namespace>/<service-account>".
 // +kubebuilder:validation:MaxLength=317
-// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')",message="serviceAccounts entries are <namespace>/<service-account>, for example app/frontend"
+// +kubebuilder:validation:XValidation:rule="self.indexOf('/') > 0 && self.indexOf('/') == self.lastIndexOf('/') && self.indexOf('/') < self.size() - 1",message="serviceAccounts entries are <namespace>/<service-account>, for example app/frontend"
 type ServiceAccountName string
 
 // IPBlock is an IP address or a CIDR.
