@@ -115,6 +115,36 @@ func (p *Proxy) admitStream(ctx context.Context, sc *streamConn, d *routing.Dest
 	return p.authorizeStream(sc.peer, sc.src, d, sc.dst)
 }
 
+// reauthorizeStreams closes the L4 streams a new table denies, as ztunnels
+// do: an established connection lives on only while policy allows it.
+// Allowed streams are not touched. HTTP needs nothing: every request is
+// decided on the table current when it arrives.
+func (p *Proxy) reauthorizeStreams(t *routing.Table) {
+	var denied []*streamConn
+	p.l4mu.Lock()
+	for c := range p.l4conns {
+		sc, ok := c.(*streamConn)
+		if !ok {
+			continue
+		}
+		d := t.Lookup(sc.dst)
+		if d == nil || d.Authz == nil {
+			continue
+		}
+		req := authz.L4Request{Source: authz.Peer{Identity: sc.peer, IP: sc.src.Addr()}, Destination: sc.dst}
+		if dec := d.Authz.L4(&req); !dec.Allowed {
+			p.authzStats.count(layerTCP, &dec)
+			p.cfg.Log.Info("closing stream no longer allowed by authorization policy", "policy", policyKey(dec.Policy), "rule", dec.Rule,
+				"reason", dec.Reason.String(), "source", idString(sc.peer), "sourceIP", addrString(sc.src.Addr()), "destination", destLabel(d))
+			denied = append(denied, sc)
+		}
+	}
+	p.l4mu.Unlock()
+	for _, sc := range denied {
+		sc.Close()
+	}
+}
+
 func destLabel(d *routing.Destination) string {
 	return d.Service.String() + ":" + strconv.Itoa(int(d.Port))
 }

@@ -3,6 +3,7 @@ package waypoint
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -231,11 +232,54 @@ func TestAuthorizationAtL4(t *testing.T) {
 		}
 	})
 	vec := p.authzStats.vec
-	if got := testutil.ToFloat64(vec.WithLabelValues("tcp", "denied", "", "no_allow_match")); got != 2 {
-		t.Errorf("denied tcp decisions = %v, want 2", got)
+	t.Run("a policy update closes established streams it denies, and only those", func(t *testing.T) {
+		echoes := func(conn net.Conn) error {
+			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.WriteString(conn, "\x00ping"); err != nil {
+				return err
+			}
+			got := make([]byte, 5)
+			if _, err := io.ReadFull(conn, got); err != nil {
+				return err
+			}
+			if string(got) != "\x00ping" {
+				return fmt.Errorf("echo %q", got)
+			}
+			return nil
+		}
+		stays, err := client(ctx, declared)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stays.Close()
+		goes, err := mesh.tunnel(t, identity.MustParse("spiffe://cluster.local/ns/app/sa/batch"), "10.1.0.6:1")(ctx, declared)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer goes.Close()
+		for _, c := range []net.Conn{stays, goes} {
+			if err := echoes(c); err != nil {
+				t.Fatalf("before the update: %v", err)
+			}
+		}
+		in := w.in
+		in.AuthorizationPolicies = []*meshv1alpha1.AuthorizationPolicy{
+			authzPolicy(t, "db-clients", `{targetRefs: [{kind: Service, name: db}], rules: [{from: [{source: {principals: [cluster.local/ns/app/sa/client]}}]}]}`),
+		}
+		p.SetTable(routing.Compile(in))
+		if err := echoes(goes); err == nil {
+			t.Errorf("the stream of app/sa/batch still works after the policy stopped allowing it")
+		}
+		if err := echoes(stays); err != nil {
+			t.Errorf("the allowed stream broke across the update: %v", err)
+		}
+		p.SetTable(routing.Compile(w.in))
+	})
+	if got := testutil.ToFloat64(vec.WithLabelValues("tcp", "denied", "", "no_allow_match")); got != 3 {
+		t.Errorf("denied tcp decisions = %v, want 3 (two at open, one closed by the update)", got)
 	}
-	if got := testutil.ToFloat64(vec.WithLabelValues("tcp", "allowed", "app/db-clients", "allow_rule")); got != 2 {
-		t.Errorf("allowed tcp decisions = %v, want 2", got)
+	if got := testutil.ToFloat64(vec.WithLabelValues("tcp", "allowed", "app/db-clients", "allow_rule")); got != 4 {
+		t.Errorf("allowed tcp decisions = %v, want 4", got)
 	}
 }
 

@@ -182,6 +182,9 @@ func (p *Proxy) SetTable(t *routing.Table) {
 		p.authzStats.update(t.Policies)
 	}
 	p.table.Store(t)
+	if t != nil {
+		p.reauthorizeStreams(t)
+	}
 }
 
 // Table returns the table in use (nil before the first SetTable).
