@@ -1,6 +1,10 @@
 package authz
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/wayfabric/wayfabric/proxy/internal/urlpath"
+)
 
 // NormalizePath is the path policies see, as Istio's default (BASE)
 // normalisation makes it: percent-encoded unreserved characters decoded
@@ -21,7 +25,7 @@ func NormalizePath(p string) string {
 	if strings.IndexByte(p, '%') >= 0 {
 		p = decodeUnreserved(p)
 	}
-	return removeDotSegments(p)
+	return urlpath.RemoveDotSegments(p)
 }
 
 func decodeUnreserved(p string) string {
@@ -44,35 +48,6 @@ func decodeUnreserved(p string) string {
 		i += 2
 	}
 	return b.String()
-}
-
-// removeDotSegments implements RFC 3986 §5.2.4 on an absolute path,
-// keeping a trailing slash.
-func removeDotSegments(p string) string {
-	if p[0] != '/' {
-		p = "/" + p
-	}
-	segs := strings.Split(p[1:], "/")
-	out := make([]string, 0, len(segs))
-	for i, s := range segs {
-		last := i == len(segs)-1
-		switch s {
-		case ".":
-			if last {
-				out = append(out, "")
-			}
-		case "..":
-			if len(out) > 0 {
-				out = out[:len(out)-1]
-			}
-			if last {
-				out = append(out, "")
-			}
-		default:
-			out = append(out, s)
-		}
-	}
-	return "/" + strings.Join(out, "/")
 }
 
 func isHex(c byte) bool {

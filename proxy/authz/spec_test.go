@@ -6,10 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/yaml"
-
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 	"github.com/wayfabric/wayfabric/proxy/authz"
+	"github.com/wayfabric/wayfabric/proxy/authz/authztest"
 	"github.com/wayfabric/wayfabric/proxy/identity"
 )
 
@@ -20,15 +19,9 @@ const (
 	foreign  = "spiffe://partner.example/ns/app/sa/client"
 )
 
-// policy parses "name: spec" into an AuthorizationPolicy in namespace app.
+// policy is a policy of namespace app, where the spec cases' workload runs.
 func policy(t testing.TB, name, spec string) *meshv1alpha1.AuthorizationPolicy {
-	t.Helper()
-	p := &meshv1alpha1.AuthorizationPolicy{}
-	p.Namespace, p.Name = "app", name
-	if err := yaml.UnmarshalStrict([]byte(spec), &p.Spec); err != nil {
-		t.Fatalf("policy %s: %v", name, err)
-	}
-	return p
+	return authztest.Policy(t, "app", name, spec)
 }
 
 // req is a request in the tests' shorthand; zero fields get defaults: the

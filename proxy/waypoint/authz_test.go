@@ -17,9 +17,9 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"sigs.k8s.io/yaml"
 
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
+	"github.com/wayfabric/wayfabric/proxy/authz/authztest"
 	"github.com/wayfabric/wayfabric/proxy/hbone"
 	"github.com/wayfabric/wayfabric/proxy/identity"
 	"github.com/wayfabric/wayfabric/proxy/identity/identitytest"
@@ -28,15 +28,9 @@ import (
 
 var otherID = identity.MustParse("spiffe://cluster.local/ns/other/sa/intruder")
 
-// authzPolicy parses a policy spec (YAML) into a policy named name in namespace app.
+// authzPolicy is a policy of namespace app, where the test Services are.
 func authzPolicy(t testing.TB, name, spec string) *meshv1alpha1.AuthorizationPolicy {
-	t.Helper()
-	p := &meshv1alpha1.AuthorizationPolicy{}
-	p.Namespace, p.Name = "app", name
-	if err := yaml.UnmarshalStrict([]byte(spec), &p.Spec); err != nil {
-		t.Fatalf("policy %s: %v", name, err)
-	}
-	return p
+	return authztest.Policy(t, "app", name, spec)
 }
 
 // logLines captures the proxy's log.

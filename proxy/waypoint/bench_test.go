@@ -22,12 +22,16 @@ func BenchmarkForwardHTTP1(b *testing.B) {
 	web := w.service("app", "web", "http", be.addr)
 	p := newProxy(b, w, Config{})
 	addr, _ := listenProxy(b, p, web)
-	c := h1Client(addr)
+	benchGets(b, h1Client(addr), "http://web/bench")
+}
+
+// benchGets runs GET url in parallel, requiring 200, reporting allocations.
+func benchGets(b *testing.B, c *http.Client, url string) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			resp, err := c.Get("http://web/bench")
+			resp, err := c.Get(url)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -55,23 +59,7 @@ func BenchmarkAuthorization(b *testing.B) {
 				w.in.AuthorizationPolicies = benchPolicies(b, rules)
 			}
 			p := newProxy(b, w, Config{})
-			addr := listenProxyAs(b, p, web, sourceID)
-			c := h1Client(addr)
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					resp, err := c.Get("http://web/api/orders")
-					if err != nil {
-						b.Fatal(err)
-					}
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusOK {
-						b.Fatalf("status %d", resp.StatusCode)
-					}
-				}
-			})
+			benchGets(b, h1Client(listenProxyAs(b, p, web, sourceID)), "http://web/api/orders")
 		})
 	}
 }

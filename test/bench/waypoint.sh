@@ -34,66 +34,17 @@ STATS_PORT=$((PORT_BASE + 3))
 READY_PORT=$((PORT_BASE + 4))
 DEBUG_PORT=$((PORT_BASE + 5))
 
-need() {
-  local missing=()
-  command -v nginx >/dev/null || missing+=(nginx)
-  command -v wrk >/dev/null || missing+=(wrk)
-  if ((${#missing[@]})); then
-    echo "installing ${missing[*]} (apt-get)" >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  fi
-}
-need
-if (($(nproc) < 2)); then
-  echo "need at least 2 CPUs (proxy on one, load on the other)" >&2
-  exit 1
-fi
-
-WORK=$(mktemp -d /tmp/waypoint-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=lib.sh
+. "$ROOT/test/bench/lib.sh"
+bench_setup waypoint-bench
 
 # --- processes -------------------------------------------------------------
-
-nginx_conf() { # name port body
-  mkdir -p "$WORK/$1/logs"
-  cat >"$WORK/$1/nginx.conf" <<EOF
-worker_processes 1;
-pid $WORK/$1/nginx.pid;
-error_log $WORK/$1/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  $3
-  server {
-    listen 127.0.0.1:$2 backlog=4096;
-    $4
-  }
-}
-EOF
-}
 
 start() { # cpu-list command...
   local cpus=$1
   shift
   taskset -c "$cpus" "$@" &
   PIDS+=($!)
-}
-
-wait_http() { # url
-  for _ in $(seq 1 200); do
-    if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "timeout waiting for $1" >&2
-  exit 1
 }
 
 nginx_conf backend "$BACKEND_PORT" "" 'location / { return 200 "ok\n"; }'
