@@ -43,23 +43,7 @@ PIDS+=($!)
 
 # config RULES → the static configuration with that many rules.
 config() {
-  cat <<EOF
-apiVersion: v1
-kind: Namespace
-metadata: {name: bench, labels: {mesh.wayfabric.io/use-waypoint: wp}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: bench}
-spec: {clusterIP: 10.96.0.10, clusterIPs: [10.96.0.10], ports: [{name: http, port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-1, namespace: bench, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-ports: [{name: http, port: $BACKEND_PORT}]
-endpoints: [{addresses: [127.0.0.1]}]
-EOF
+  web_config "$BACKEND_PORT"
   (($1 == 0)) && return
   echo "---"
   echo "apiVersion: mesh.wayfabric.io/v1alpha1"

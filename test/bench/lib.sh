@@ -56,3 +56,26 @@ wait_http() { # url
   echo "timeout waiting for $1" >&2
   exit 1
 }
+
+# web_config BACKEND_PORT prints a waypoint static configuration: Service
+# bench/web (10.96.0.10:80, using waypoint wp) with one endpoint,
+# 127.0.0.1:BACKEND_PORT.
+web_config() {
+  cat <<CONF
+apiVersion: v1
+kind: Namespace
+metadata: {name: bench, labels: {mesh.wayfabric.io/use-waypoint: wp}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: bench}
+spec: {clusterIP: 10.96.0.10, clusterIPs: [10.96.0.10], ports: [{name: http, port: 80}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-1, namespace: bench, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+ports: [{name: http, port: $1}]
+endpoints: [{addresses: [127.0.0.1]}]
+CONF
+}

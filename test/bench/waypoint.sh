@@ -52,23 +52,7 @@ nginx_conf proxy "$NGINX_PORT" \
   "upstream be { server 127.0.0.1:$BACKEND_PORT; keepalive 64; }" \
   'location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; }'
 
-cat >"$WORK/waypoint.yaml" <<EOF
-apiVersion: v1
-kind: Namespace
-metadata: {name: bench, labels: {mesh.wayfabric.io/use-waypoint: wp}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: bench}
-spec: {clusterIP: 10.96.0.10, clusterIPs: [10.96.0.10], ports: [{name: http, port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-1, namespace: bench, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-ports: [{name: http, port: $BACKEND_PORT}]
-endpoints: [{addresses: [127.0.0.1]}]
-EOF
+web_config "$BACKEND_PORT" >"$WORK/waypoint.yaml"
 
 echo "building waypoint" >&2
 (cd "$ROOT" && go build -o "$WORK/waypoint" ./cmd/waypoint)
