@@ -62,7 +62,7 @@ type AuthorizationPolicySpec struct {
 // PolicyTargetReference names a Service (group ""), a Waypoint (group
 // mesh.wayfabric.io) or a Gateway (group gateway.networking.k8s.io) in the
 // policy's namespace.
-// +kubebuilder:validation:XValidation:rule="(self.group == '' && self.kind == 'Service') || (self.group == 'mesh.wayfabric.io' && self.kind == 'Waypoint') || (self.group == 'gateway.networking.k8s.io' && self.kind == 'Gateway')",message="targetRefs may name a Service (group \"\"), a Waypoint (group mesh.wayfabric.io) or a Gateway (group gateway.networking.k8s.io); other kinds (GatewayClass, ServiceEntry) are not supported"
+// +kubebuilder:validation:XValidation:rule="(self.group.size() == 0 && self.kind == 'Service') || (self.group == 'mesh.wayfabric.io' && self.kind == 'Waypoint') || (self.group == 'gateway.networking.k8s.io' && self.kind == 'Gateway')",message="targetRefs may name a Service (group \"\"), a Waypoint (group mesh.wayfabric.io) or a Gateway (group gateway.networking.k8s.io); other kinds (GatewayClass, ServiceEntry) are not supported"
 type PolicyTargetReference struct {
 	// Group of the target: "" for Service, mesh.wayfabric.io for Waypoint,
 	// gateway.networking.k8s.io for Gateway.
