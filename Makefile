@@ -75,6 +75,10 @@ bench-operator: envtest ## 1,000 Waypoints in 50 namespaces on envtest vs a 100-
 bench-waypoint: ## Waypoint vs nginx as a reverse proxy (installs nginx and wrk if missing).
 	test/bench/waypoint.sh
 
+.PHONY: bench-authz
+bench-authz: ## Waypoint requests/s per core with 0, 10 and 100 authorization rules (installs nginx and wrk if missing).
+	test/bench/authz.sh
+
 .PHONY: bench-autoscaler
 bench-autoscaler: ## Autoscaling policy vs the HPA algorithm on simulated traces.
 	go test -count=1 -run TestComparison -v ./controllers/autoscaling/simulation/

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -61,13 +62,19 @@ func run(ctx context.Context, o options, log logr.Logger) error {
 		for _, s := range t.Skipped {
 			log.Info("HTTPRoute not applied", "route", s.Route.String(), "rule", s.Rule, "reason", s.Reason)
 		}
+		for _, pol := range t.Policies.Policies() {
+			if pol.Err != nil {
+				log.Info("AuthorizationPolicy does not compile: it denies everything it selects", "policy", pol.Key, "error", pol.Err.Error())
+			}
+		}
 		p.SetTable(t)
 	} else {
 		rc, err := restConfig(o.kubeconfig)
 		if err != nil {
 			return err
 		}
-		l := &config.Loader{Waypoint: wp, Kube: kubernetes.NewForConfigOrDie(rc), Gateway: gwclient.NewForConfigOrDie(rc), Apply: p.SetTable, Log: log.WithName("config")}
+		l := &config.Loader{Waypoint: wp, Kube: kubernetes.NewForConfigOrDie(rc), Gateway: gwclient.NewForConfigOrDie(rc),
+			Dynamic: dynamic.NewForConfigOrDie(rc), Apply: p.SetTable, Log: log.WithName("config")}
 		go func() { loadErr <- l.Run(loadCtx) }()
 	}
 

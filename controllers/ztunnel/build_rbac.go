@@ -20,13 +20,14 @@ func BuildServiceAccount(zc *meshv1alpha1.ZtunnelConfig, namespace string) *core
 
 // ZtunnelRules are exactly what a ztunnel reads to build its workload and
 // service tables: enrolled pods and namespaces (labels), services and their
-// endpoints, and waypoints (use-waypoint). Read-only; no secrets, no nodes.
+// endpoints, waypoints (use-waypoint) and the AuthorizationPolicies it
+// enforces on inbound connections. Read-only; no secrets, no nodes.
 func ZtunnelRules() []rbacv1.PolicyRule {
 	read := []string{"get", "list", "watch"}
 	return []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"pods", "namespaces", "services"}, Verbs: read},
 		{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: read},
-		{APIGroups: []string{meshv1alpha1.GroupVersion.Group}, Resources: []string{"waypoints"}, Verbs: read},
+		{APIGroups: []string{meshv1alpha1.GroupVersion.Group}, Resources: []string{"waypoints", "authorizationpolicies"}, Verbs: read},
 	}
 }
 

@@ -143,6 +143,9 @@ func (c *h1conn) serveRequest(ctx context.Context) (keep bool, err error) {
 	view := routing.Request{
 		Method: methodString(req.Method), Host: string(req.Host), EscapedPath: string(path), Header: c.lookupHeader,
 	}
+	if d.Authz != nil && !c.authorize(ctx, d, &view) {
+		return c.answer(http.StatusForbidden, deniedBody, "none", d.ServiceLabel, nil)
+	}
 	if len(query) > 0 {
 		view.RawQuery = string(query)
 	}

@@ -50,6 +50,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	serviceLabel = d.ServiceLabel
+	if d.Authz != nil && !p.authorizeRequest(rw, r, d, dst) {
+		return
+	}
 	dec := d.Decide(r, rand.Uint64())
 	if dec.Match.Rule != nil {
 		routeLabel = dec.Match.Rule.RouteLabel

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+
+	"github.com/wayfabric/wayfabric/proxy/identity"
 )
 
 type dstKey struct{}
@@ -24,6 +26,7 @@ type streamConn struct {
 	net.Conn
 	dst     netip.AddrPort
 	src     netip.AddrPort // original client, when known
+	peer    identity.ID    // verified identity of the tunnel's client, when known
 	br      *bufio.Reader
 	pending []byte // read by the fast path, replayed to net/http after a handover
 	once    sync.Once

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/wayfabric/wayfabric/proxy/authz"
 )
 
 // Protocol is how the waypoint reads the inner stream for a destination port.
@@ -27,6 +29,8 @@ type Table struct {
 	// Skipped lists routes or rules left out of the table and why. The
 	// operator reports the same conditions in route status.
 	Skipped []Skipped
+	// Policies are the compiled AuthorizationPolicies (for metrics and logs).
+	Policies *authz.Set
 }
 
 // Skipped records a route (Rule == -1) or a single rule that was not compiled.
@@ -44,7 +48,10 @@ type Destination struct {
 	Port         int32
 	Protocol     Protocol
 	// Self is the Service port itself: where L4 (non-HTTP) traffic goes.
-	Self     *Backend
+	Self *Backend
+	// Authz is what the waypoint enforces on this destination's traffic;
+	// nil when no policy applies (everything allowed, at no cost).
+	Authz    *authz.Evaluator
 	matchers []*matcher
 }
 
