@@ -44,9 +44,19 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: test
-test: vet envtest ## Run all unit and envtest suites (real kube-apiserver and etcd from bin/k8s).
+test: vet envtest ## Run all unit and envtest suites (real kube-apiserver and etcd from bin/k8s), then the short fuzz runs.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*'))" || { echo "gofmt needed on:"; gofmt -l .; exit 1; }
 	KUBEBUILDER_ASSETS=$(ENVTEST_DIR) go test $(GO_TEST_FLAGS) ./...
+	$(MAKE) -s fuzz-short
+
+# The HTTP/1.1 parser's differential fuzz targets (against net/http), a few
+# seconds each; the package has no dependencies outside the standard library,
+# so the instrumented build is quick. Seed corpora run in every `go test`.
+FUZZTIME ?= 5s
+.PHONY: fuzz-short
+fuzz-short: ## Fuzz the waypoint's HTTP/1.1 parser for FUZZTIME per target (default 5s).
+	go test -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME) ./proxy/waypoint/h1/
+	go test -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime $(FUZZTIME) ./proxy/waypoint/h1/
 
 .PHONY: envtest
 envtest: ## Build kube-apiserver, kubectl and etcd from Go modules into bin/k8s/<version> (cached).
@@ -73,6 +83,10 @@ bench-ztunnel: envtest ## (root) Two ztunnel processes on network namespaces vs 
 .PHONY: bench-ztunnel-memory
 bench-ztunnel-memory: envtest ## ztunnel's view of 1,000 pods and 1,000 Services on envtest: heap vs informers keeping full objects.
 	WAYFABRIC_BENCH_ZTUNNEL=1 KUBEBUILDER_ASSETS=$(ENVTEST_DIR) go test -count=1 -timeout=20m -run TestMemoryAt1000PodsAnd1000Services -v ./proxy/ztunnel/discovery/
+
+.PHONY: bench-authz
+bench-authz: ## Waypoint requests/s per core with 0, 10 and 100 authorization rules (installs nginx and wrk if missing).
+	test/bench/authz.sh
 
 .PHONY: bench-autoscaler
 bench-autoscaler: ## Autoscaling policy vs the HPA algorithm on simulated traces.

@@ -10,6 +10,7 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/wayfabric/wayfabric/controllers/authorization"
 	"github.com/wayfabric/wayfabric/controllers/autoscaling"
 	"github.com/wayfabric/wayfabric/controllers/autoscaling/collector"
 	"github.com/wayfabric/wayfabric/controllers/gateway"
@@ -64,6 +65,12 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		Image: o.ZtunnelImage, DefaultVersion: o.DefaultVersion, Namespace: o.Namespace,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the ZtunnelConfig controller: %w", err)
+	}
+	if err := (&authorization.Reconciler{
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("authorization-controller"),
+		RootNamespace: OperatorNamespace(o.Namespace),
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the AuthorizationPolicy controller: %w", err)
 	}
 	if err := autoscaling.Setup(mgr, autoscaling.Options{Interval: o.AutoscalerInterval}, collector.HTTPOptions{}); err != nil {
 		return fmt.Errorf("setting up the waypoint autoscaler: %w", err)

@@ -15,6 +15,8 @@ type options struct {
 	kubeconfig, staticConfig                     string
 	hboneAddr, statsAddr, readyAddr, debugAddr   string
 	caURL, rootCertFile, tokenFile               string
+	certFile, keyFile                            string
+	hbonePeerPort                                uint
 	plaintext                                    plaintextListeners
 	drainSeconds, drainAcceptSeconds             float64
 	verbosity                                    int
@@ -41,6 +43,9 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.caURL, "ca-url", "", "mesh CA URL, e.g. https://wayfabric-ca.wayfabric-system.svc:15012 (required for HBONE)")
 	fs.StringVar(&o.rootCertFile, "root-cert", "/var/run/secrets/wayfabric/root-cert.pem", "PEM trust bundle of the mesh CA")
 	fs.StringVar(&o.tokenFile, "token-file", "/var/run/secrets/tokens/wayfabric-token", "projected service-account token presented to the CA")
+	fs.StringVar(&o.certFile, "cert-file", "", "PEM workload certificate chain to use instead of the mesh CA (benchmarks, running without a cluster); needs --key-file")
+	fs.StringVar(&o.keyFile, "key-file", "", "PEM private key of --cert-file")
+	fs.UintVar(&o.hbonePeerPort, "hbone-peer-port", 15008, "port of the HBONE listener of in-mesh destinations (their ztunnels)")
 	fs.Var(&o.plaintext, "plaintext-listener", "LISTEN=DESTINATION (e.g. 127.0.0.1:18080=10.96.0.10:80): serve plain TCP as if tunnelled to DESTINATION; for benchmarks and debugging, repeatable")
 	fs.Float64Var(&o.drainSeconds, "drain-seconds", 30, "on SIGTERM, exit within this many seconds")
 	fs.Float64Var(&o.drainAcceptSeconds, "drain-accept-seconds", 5, "after readiness fails, keep accepting new streams this long (endpoint removal propagation); capped at half of drain-seconds")
@@ -58,8 +63,14 @@ func (o *options) validate() error {
 	if o.drainAcceptSeconds < 0 {
 		errs = append(errs, errors.New("--drain-accept-seconds must not be negative"))
 	}
-	if o.hboneAddr != "" && o.caURL == "" {
-		errs = append(errs, errors.New("--ca-url is required for HBONE (or pass --hbone-addr= to disable it)"))
+	if o.hboneAddr != "" && o.caURL == "" && o.certFile == "" {
+		errs = append(errs, errors.New("--ca-url is required for HBONE (or --cert-file and --key-file; or pass --hbone-addr= to disable it)"))
+	}
+	if (o.certFile == "") != (o.keyFile == "") {
+		errs = append(errs, errors.New("--cert-file and --key-file go together"))
+	}
+	if o.hbonePeerPort == 0 || o.hbonePeerPort > 65535 {
+		errs = append(errs, errors.New("--hbone-peer-port must be a TCP port"))
 	}
 	return errors.Join(errs...)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -43,7 +44,7 @@ func run(ctx context.Context, o options, log logr.Logger) error {
 			return err
 		}
 		defer hcli.Close()
-		cfg.MeshDialer = &waypoint.HBONEDialer{Client: hcli, Source: id.self, TrustDomain: o.trustDomain}
+		cfg.MeshDialer = &waypoint.HBONEDialer{Client: hcli, Source: id.self, TrustDomain: o.trustDomain, Port: uint16(o.hbonePeerPort)}
 		cfg.ReadinessChecks = append(cfg.ReadinessChecks, startCertGate(bg, id.certs, id.self, log).Check)
 	}
 	p := waypoint.New(cfg)
@@ -61,13 +62,19 @@ func run(ctx context.Context, o options, log logr.Logger) error {
 		for _, s := range t.Skipped {
 			log.Info("HTTPRoute not applied", "route", s.Route.String(), "rule", s.Rule, "reason", s.Reason)
 		}
+		for _, pol := range t.Policies.Policies() {
+			if pol.Err != nil {
+				log.Info("AuthorizationPolicy does not compile: it denies everything it selects", "policy", pol.Key, "error", pol.Err.Error())
+			}
+		}
 		p.SetTable(t)
 	} else {
 		rc, err := restConfig(o.kubeconfig)
 		if err != nil {
 			return err
 		}
-		l := &config.Loader{Waypoint: wp, Kube: kubernetes.NewForConfigOrDie(rc), Gateway: gwclient.NewForConfigOrDie(rc), Apply: p.SetTable, Log: log.WithName("config")}
+		l := &config.Loader{Waypoint: wp, Kube: kubernetes.NewForConfigOrDie(rc), Gateway: gwclient.NewForConfigOrDie(rc),
+			Dynamic: dynamic.NewForConfigOrDie(rc), Apply: p.SetTable, Log: log.WithName("config")}
 		go func() { loadErr <- l.Run(loadCtx) }()
 	}
 
@@ -190,6 +197,10 @@ func newMeshIdentity(ctx context.Context, o options, log logr.Logger) (*meshIden
 		return nil, fmt.Errorf("root certificate: %w", err)
 	}
 	bundle := identity.NewBundle(roots...)
+	if o.certFile != "" {
+		certs, err := staticCerts(self, o.certFile, o.keyFile)
+		return &meshIdentity{self: self, certs: certs, bundle: bundle}, err
+	}
 	issuer := &identity.CAClient{URL: o.caURL, Token: identity.TokenFile(o.tokenFile), Bundle: bundle}
 	return &meshIdentity{self: self, certs: identity.NewCertCache(ctx, issuer, bundle, identity.CacheOptions{Log: log.WithName("certs")}), bundle: bundle}, nil
 }

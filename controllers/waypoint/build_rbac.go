@@ -18,13 +18,15 @@ import (
 const ReaderName = "wayfabric-waypoint-reader"
 
 // ReaderRules are what the waypoint's configuration loader watches,
-// cluster-wide (routes may reference Services in other namespaces).
+// cluster-wide (routes may reference Services in other namespaces; policies
+// attach to Services of any namespace the waypoint serves).
 func ReaderRules() []rbacv1.PolicyRule {
 	read := []string{"get", "list", "watch"}
 	return []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"services", "namespaces", "pods"}, Verbs: read},
 		{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: read},
 		{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"httproutes", "referencegrants"}, Verbs: read},
+		{APIGroups: []string{meshv1alpha1.GroupVersion.Group}, Resources: []string{"authorizationpolicies"}, Verbs: read},
 	}
 }
 

@@ -18,6 +18,8 @@ type batchConn struct {
 	batching bool
 	buf      []byte
 	r        *bufio.Reader
+	// alpnRefused says why the handshake was refused for ALPN (for the log).
+	alpnRefused string
 }
 
 func newBatchConn(c net.Conn) *batchConn {

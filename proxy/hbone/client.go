@@ -303,10 +303,10 @@ func (c *Client) remove(key poolKey, cn *conn) {
 // openStream sends the CONNECT on a slot reserved by getConn and waits for
 // the answer.
 func (cn *conn) openStream(ctx context.Context, req *DialRequest) (*Stream, error) {
-	hdr := []hpack.HeaderField{
-		{Name: ":method", Value: http.MethodConnect},
-		{Name: ":authority", Value: req.Target.String()},
-	}
+	var hdrArr [4]hpack.HeaderField // the usual request fits: no allocation for the list
+	hdr := append(hdrArr[:0],
+		hpack.HeaderField{Name: ":method", Value: http.MethodConnect},
+		hpack.HeaderField{Name: ":authority", Value: req.Target.String()})
 	if req.Forwarded.IsValid() {
 		hdr = append(hdr, hpack.HeaderField{Name: "forwarded", Value: FormatForwarded(req.Forwarded)})
 	}
@@ -333,9 +333,7 @@ func (cn *conn) openStream(ctx context.Context, req *DialRequest) (*Stream, erro
 		for _, hf := range hdr {
 			_ = cn.henc.WriteField(hf)
 		}
-		return cn.fr.WriteHeaders(http2.HeadersFrameParam{
-			StreamID: s.id, BlockFragment: cn.hbuf.Bytes(), EndHeaders: true,
-		})
+		return cn.writeHeaderBlock(s.id, cn.hbuf.Bytes(), false)
 	})
 	if err != nil {
 		if s == nil {
@@ -343,15 +341,17 @@ func (cn *conn) openStream(ctx context.Context, req *DialRequest) (*Stream, erro
 		}
 		return nil, fmt.Errorf("hbone: send CONNECT: %w", err)
 	}
-	s.local = cn.nc.LocalAddr()
-	s.remote = net.TCPAddrFromAddrPort(req.Target)
+	s.localNet = cn.nc.LocalAddr()
+	s.remoteAP = req.Target
 
-	stop := context.AfterFunc(ctx, func() {
-		cn.mu.Lock()
-		s.rcond.Broadcast()
-		cn.mu.Unlock()
-	})
-	defer stop()
+	if ctx.Done() != nil { // a context that can end wakes the wait below
+		stop := context.AfterFunc(ctx, func() {
+			cn.mu.Lock()
+			s.rcond.Broadcast()
+			cn.mu.Unlock()
+		})
+		defer stop()
+	}
 	cn.mu.Lock()
 	for s.status == 0 && s.reset == nil && ctx.Err() == nil {
 		s.rcond.Wait()

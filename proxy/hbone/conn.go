@@ -76,7 +76,8 @@ type conn struct {
 	closeOnce    sync.Once
 
 	// onStream handles a new CONNECT request (server side).
-	onStream func(*Stream, *http2.MetaHeadersFrame)
+	onStream func(*Stream, *headerBlock)
+	hdec     *headerDecoder
 	// onIdle is called (without locks) when the last stream ends.
 	onIdle func(*conn)
 	// onClose is called once when the connection ends.
@@ -124,11 +125,14 @@ func newConn(nc net.Conn, isClient bool, flow FlowOptions, maxStreams uint32, lo
 		done:              make(chan struct{}),
 	}
 	c.sendCond.L = &c.mu
-	c.bw = bufio.NewWriterSize(nc, int(flow.MaxFrameSize)+64)
+	// Smaller than a DATA frame on purpose: control frames batch in it, while
+	// a full DATA frame written to an empty buffer goes straight to TLS
+	// (bufio skips its copy), one memmove less per byte.
+	c.bw = bufio.NewWriterSize(nc, 16<<10)
 	c.fr = http2.NewFramer(c.bw, bufio.NewReaderSize(nc, 64<<10))
 	c.fr.SetMaxReadFrameSize(flow.MaxFrameSize)
-	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	c.fr.MaxHeaderListSize = maxHeaderListSize
+	c.fr.SetReuseFrames()       // DATA payloads are copied out at once (handleData)
+	c.hdec = newHeaderDecoder() // header blocks: headers.go, not the Framer's ReadMetaHeaders
 	c.henc = hpack.NewEncoder(&c.hbuf)
 	// Our header blocks are tiny; no dynamic table keeps us compliant with
 	// any HEADER_TABLE_SIZE the peer announces.
@@ -206,6 +210,23 @@ func (c *conn) writeFrames(fn func() error) error {
 	c.wmu.Unlock()
 	if err != nil && !errors.Is(err, errRefused) { // errRefused: nothing was written
 		c.close(fmt.Errorf("hbone: write: %w", err))
+	}
+	return err
+}
+
+// writeHeaderBlock writes a header block as HEADERS and, if it is larger
+// than the peer's frame size, CONTINUATION frames; wmu must be held.
+func (c *conn) writeHeaderBlock(id uint32, block []byte, endStream bool) error {
+	c.mu.Lock()
+	maxFrame := int(c.peerMaxFrame)
+	c.mu.Unlock()
+	first := block[:min(len(block), maxFrame)]
+	block = block[len(first):]
+	err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: first, EndHeaders: len(block) == 0, EndStream: endStream})
+	for err == nil && len(block) > 0 {
+		frag := block[:min(len(block), maxFrame)]
+		block = block[len(frag):]
+		err = c.fr.WriteContinuation(id, len(block) == 0, frag)
 	}
 	return err
 }
@@ -410,8 +431,11 @@ func (c *conn) handleFrame(f http2.Frame) error {
 		}
 	case *http2.WindowUpdateFrame:
 		return c.handleWindowUpdate(f)
-	case *http2.MetaHeadersFrame:
-		return c.handleHeaders(f)
+	case *http2.HeadersFrame:
+		c.hdec.begin(f.StreamID, f.StreamEnded())
+		return c.headerFragment(f.HeaderBlockFragment(), f.HeadersEnded())
+	case *http2.ContinuationFrame: // the Framer guarantees it follows its HEADERS
+		return c.headerFragment(f.HeaderBlockFragment(), f.HeadersEnded())
 	case *http2.DataFrame:
 		return c.handleData(f)
 	case *http2.RSTStreamFrame:
@@ -518,8 +542,27 @@ func (c *conn) handleGoAway(f *http2.GoAwayFrame) {
 	}
 }
 
-func (c *conn) handleHeaders(f *http2.MetaHeadersFrame) error {
-	id := f.StreamID
+// headerFragment decodes part of a header block and, at its end, handles it.
+func (c *conn) headerFragment(frag []byte, end bool) error {
+	if err := c.hdec.write(frag); err != nil {
+		return err
+	}
+	if !end {
+		return nil
+	}
+	if err := c.hdec.finish(); err != nil {
+		return err
+	}
+	b := &c.hdec.block
+	if b.invalid != nil {
+		c.resetStream(b.streamID, http2.ErrCodeProtocol, fmt.Errorf("hbone: stream error: %w", b.invalid))
+		return nil
+	}
+	return c.handleHeaders(b)
+}
+
+func (c *conn) handleHeaders(f *headerBlock) error {
+	id := f.streamID
 	c.mu.Lock()
 	s := c.streams[id]
 	if c.isClient {
@@ -528,7 +571,7 @@ func (c *conn) handleHeaders(f *http2.MetaHeadersFrame) error {
 			return nil // response for a stream we already gave up on
 		}
 		if s.status == 0 {
-			st, err := parseStatus(f.PseudoValue("status"))
+			st, err := parseStatus(f.pseudo(":status"))
 			if err != nil {
 				c.mu.Unlock()
 				c.resetStream(id, http2.ErrCodeProtocol, err)
@@ -543,7 +586,7 @@ func (c *conn) handleHeaders(f *http2.MetaHeadersFrame) error {
 	// Headers on an open stream: the client's response, or trailers. A
 	// client's stream is never nil here.
 	if s != nil {
-		if f.StreamEnded() {
+		if f.endStream {
 			s.recvClosed = true
 			s.rcond.Broadcast()
 			c.maybeRemoveLocked(s)
@@ -571,7 +614,7 @@ func (c *conn) handleHeaders(f *http2.MetaHeadersFrame) error {
 		return nil
 	}
 	s = c.newStreamLocked(id)
-	s.recvClosed = f.StreamEnded()
+	s.recvClosed = f.endStream
 	c.handlers++
 	c.mu.Unlock()
 	c.onStream(s, f)

@@ -12,23 +12,20 @@ import (
 	"golang.org/x/net/http2/hpack"
 )
 
-// decodeHeaderBlock turns an HPACK block into the MetaHeadersFrame our
-// server receives, using the same Framer settings as a live connection.
-func decodeHeaderBlock(block []byte, endStream bool) (*http2.MetaHeadersFrame, error) {
-	var buf bytes.Buffer
-	w := http2.NewFramer(&buf, nil)
-	if err := w.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block, EndHeaders: true, EndStream: endStream}); err != nil {
+// decodeHeaderBlock decodes an HPACK block as a live connection does.
+func decodeHeaderBlock(block []byte, endStream bool) (*headerBlock, error) {
+	d := newHeaderDecoder()
+	d.begin(1, endStream)
+	if err := d.write(block); err != nil {
 		return nil, err
 	}
-	r := http2.NewFramer(nil, &buf)
-	r.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	r.MaxHeaderListSize = maxHeaderListSize
-	f, err := r.ReadFrame()
-	if err != nil {
+	if err := d.finish(); err != nil {
 		return nil, err
 	}
-	mh, _ := f.(*http2.MetaHeadersFrame)
-	return mh, nil
+	if d.block.invalid != nil {
+		return nil, d.block.invalid
+	}
+	return &d.block, nil
 }
 
 // FuzzParseConnect: any header block either yields a valid CONNECT request
@@ -96,7 +93,7 @@ func FuzzServerFrames(f *testing.F) {
 		a, b := net.Pipe()
 		defer a.Close()
 		c := newConn(b, false, FlowOptions{}.withDefaults(), 10, logr.Discard())
-		c.onStream = func(s *Stream, _ *http2.MetaHeadersFrame) {
+		c.onStream = func(s *Stream, _ *headerBlock) {
 			go func() { defer c.handlerDone(); s.Reject(503); s.Close() }()
 		}
 		go io.Copy(io.Discard, a) // net.Pipe is unbuffered: drain our frames

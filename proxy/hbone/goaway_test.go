@@ -71,7 +71,11 @@ func TestGoAwayDrainLosesNoStream(t *testing.T) {
 		}
 	}
 	run(50, 300*time.Millisecond)
-	time.Sleep(100 * time.Millisecond) // let them open on the first connection
+	// Let them open on the first connection (polling, not a fixed sleep: on
+	// a loaded machine the first dial can take longer than any guess).
+	for deadline := time.Now().Add(10 * time.Second); client.Stats().Streams == 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	srv.srv.Drain()
 	run(50, 0) // races with the GOAWAY: refused streams are retried
 	wg.Wait()

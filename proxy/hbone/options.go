@@ -32,7 +32,14 @@ const (
 	maxFrameSizeLimit   = 1<<24 - 1
 	maxWindow           = 1<<31 - 1
 	handshakeTimeout    = 10 * time.Second
-	maxHeaderListSize   = 16 << 10
+	// maxHeaderListSize is the header list a CONNECT may carry (announced in
+	// SETTINGS, RFC 9113 §6.5.2 size: name + value + 32 per field); a larger
+	// one is refused per stream with 431. Up to readHeaderListCap is decoded
+	// to keep HPACK state in sync and then refused per stream; beyond it (or
+	// one HPACK string longer than it) the connection ends with GOAWAY:
+	// decoding would cost unbounded memory.
+	maxHeaderListSize = 16 << 10
+	readHeaderListCap = 256 << 10
 )
 
 func (f FlowOptions) withDefaults() FlowOptions {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/wayfabric/wayfabric/proxy/identity"
@@ -97,6 +96,7 @@ func NewServer(cfg ServerConfig, handler Handler) (*Server, error) {
 	if t.ClientAuth < tls.RequireAnyClientCert {
 		return nil, errors.New("hbone: server TLS must require client certificates (mutual TLS)")
 	}
+	t.GetConfigForClient = alpnGate(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		cfg: cfg, tls: t, handler: handler, log: cfg.Log,
@@ -145,16 +145,20 @@ func (s *Server) Serve(l net.Listener) error {
 }
 
 func (s *Server) serveConn(nc net.Conn) {
-	tc := tls.Server(newBatchConn(nc), s.tls)
+	bc := newBatchConn(nc)
+	tc := tls.Server(bc, s.tls)
 	ctx, cancel := context.WithTimeout(s.ctx, handshakeTimeout)
 	err := tc.HandshakeContext(ctx)
 	cancel()
 	if err != nil {
 		// The reason (wrong identity, unknown authority, expired ...) is what
 		// an operator needs to see when mesh traffic is refused.
-		s.log.Info("hbone handshake rejected", "remote", nc.RemoteAddr().String(),
-			"reason", string(reasonOf(err)), "error", err.Error())
-		s.cfg.Metrics.handshakeFailed(false, string(reasonOf(err)))
+		reason, msg := string(reasonOf(err)), err.Error()
+		if bc.alpnRefused != "" {
+			reason, msg = "no_alpn_h2", bc.alpnRefused
+		}
+		s.log.Info("hbone handshake rejected", "remote", nc.RemoteAddr().String(), "reason", reason, "error", msg)
+		s.cfg.Metrics.handshakeFailed(false, reason)
 		nc.Close()
 		return
 	}
@@ -165,7 +169,7 @@ func (s *Server) serveConn(nc net.Conn) {
 	}
 	c := newConn(tc, false, s.cfg.Flow, s.cfg.MaxConcurrentStreams, s.log)
 	c.metrics = s.cfg.Metrics
-	c.onStream = func(st *Stream, f *http2.MetaHeadersFrame) { s.dispatch(c, peer, st, f) }
+	c.onStream = func(st *Stream, f *headerBlock) { s.dispatch(c, peer, st, f) }
 	c.onClose = func(c *conn) {
 		s.mu.Lock()
 		delete(s.conns, c)
@@ -193,10 +197,11 @@ func reasonOf(err error) identity.Reason {
 }
 
 // dispatch validates a new CONNECT and runs the handler for it.
-func (s *Server) dispatch(c *conn, peer identity.ID, st *Stream, f *http2.MetaHeadersFrame) {
+func (s *Server) dispatch(c *conn, peer identity.ID, st *Stream, f *headerBlock) {
 	req, status, err := parseConnect(f)
 	if err != nil {
-		s.log.V(1).Info("hbone: bad CONNECT request", "peer", peer.String(), "status", status, "error", err.Error())
+		// Refused per stream: the connection and its other streams go on.
+		s.log.Info("hbone: CONNECT refused", "peer", peer.String(), "stream", st.id, "status", status, "reason", err.Error())
 		go func() {
 			defer c.handlerDone()
 			_ = st.Reject(status)
@@ -206,11 +211,9 @@ func (s *Server) dispatch(c *conn, peer identity.ID, st *Stream, f *http2.MetaHe
 	}
 	req.PeerIdentity = peer
 	req.TunnelLocal, req.TunnelRemote = c.nc.LocalAddr(), c.nc.RemoteAddr()
-	st.local = net.TCPAddrFromAddrPort(req.Target)
-	st.remote = c.nc.RemoteAddr()
-	if req.Forwarded.IsValid() {
-		st.remote = net.TCPAddrFromAddrPort(req.Forwarded)
-	}
+	st.localAP = req.Target
+	st.remoteNet = c.nc.RemoteAddr()
+	st.remoteAP = req.Forwarded // the original source, when the client sent it
 	ctx, cancel := context.WithCancel(s.ctx)
 	c.mu.Lock()
 	if st.removed {
@@ -236,12 +239,17 @@ func (s *Server) dispatch(c *conn, peer identity.ID, st *Stream, f *http2.MetaHe
 
 // parseConnect validates a CONNECT request header block; on error it also
 // returns the HTTP status to answer with.
-func parseConnect(f *http2.MetaHeadersFrame) (*ConnectRequest, int, error) {
-	if f.Truncated {
-		return nil, http.StatusRequestHeaderFieldsTooLarge, errors.New("header list too large")
+func parseConnect(f *headerBlock) (*ConnectRequest, int, error) {
+	if f.truncated || f.size > maxHeaderListSize {
+		return nil, http.StatusRequestHeaderFieldsTooLarge, fmt.Errorf("header list of %d bytes, over the limit of %d", f.size, maxHeaderListSize)
 	}
 	var method, authority string
-	for _, hf := range f.PseudoFields() {
+	regular := len(f.fields)
+	for i, hf := range f.fields {
+		if !hf.IsPseudo() {
+			regular = i
+			break
+		}
 		switch hf.Name {
 		case ":method":
 			method = hf.Value
@@ -261,7 +269,7 @@ func parseConnect(f *http2.MetaHeadersFrame) (*ConnectRequest, int, error) {
 		return nil, http.StatusBadRequest, fmt.Errorf(":authority %q is not a numeric ip:port", authority)
 	}
 	req := &ConnectRequest{Target: netip.AddrPortFrom(target.Addr().Unmap(), target.Port()), Header: http.Header{}}
-	for _, hf := range f.RegularFields() {
+	for _, hf := range f.fields[regular:] {
 		req.Header.Add(http.CanonicalHeaderKey(hf.Name), hf.Value)
 	}
 	if fw := req.Header.Get("Forwarded"); fw != "" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"sync"
@@ -33,6 +34,9 @@ func (e *StreamResetError) Error() string {
 }
 
 func (e *StreamResetError) Unwrap() error { return e.Cause }
+
+// writeBurst is how many DATA frames one Write sends per flush.
+const writeBurst = 4
 
 var (
 	// errRefused marks a stream the peer never processed (REFUSED_STREAM
@@ -67,7 +71,10 @@ type Stream struct {
 	rdl, wdl    deadline
 	cancel      context.CancelFunc
 
-	local, remote net.Addr
+	// Addresses: an AddrPort when known (the net.Addr is built on demand,
+	// most streams never ask), else the tunnel's own address.
+	localAP, remoteAP   netip.AddrPort
+	localNet, remoteNet net.Addr
 }
 
 type deadline struct {
@@ -143,15 +150,26 @@ func (s *Stream) Write(p []byte) (int, error) {
 			}
 			c.sendCond.Wait()
 		}
-		n := int64(len(p))
-		n = min(n, s.sendWindow, c.sendWindow, int64(c.peerMaxFrame), int64(c.flow.MaxFrameSize))
+		// Up to writeBurst frames per lock and flush: one syscall carries
+		// them (batchconn.go), instead of one per frame.
+		frame := int64(min(c.peerMaxFrame, c.flow.MaxFrameSize))
+		n := min(int64(len(p)), s.sendWindow, c.sendWindow, writeBurst*frame)
 		s.sendWindow -= n
 		c.sendWindow -= n
 		s.writing++
 		c.mu.Unlock()
 
 		chunk := p[:n]
-		err := c.writeFrames(func() error { return c.fr.WriteData(s.id, false, chunk) })
+		err := c.writeFrames(func() error {
+			for b := chunk; len(b) > 0; {
+				k := min(int64(len(b)), frame)
+				if err := c.fr.WriteData(s.id, false, b[:k]); err != nil {
+					return err
+				}
+				b = b[k:]
+			}
+			return nil
+		})
 
 		c.mu.Lock()
 		s.writing--
@@ -244,11 +262,18 @@ func (s *Stream) Reset() {
 
 // LocalAddr implements net.Conn. On the server it is the CONNECT target;
 // on the client, the tunnel's local address.
-func (s *Stream) LocalAddr() net.Addr { return s.local }
+func (s *Stream) LocalAddr() net.Addr { return addrOf(s.localAP, s.localNet) }
 
 // RemoteAddr implements net.Conn. On the server it is the original source
 // from Forwarded (else the tunnel peer); on the client, the target.
-func (s *Stream) RemoteAddr() net.Addr { return s.remote }
+func (s *Stream) RemoteAddr() net.Addr { return addrOf(s.remoteAP, s.remoteNet) }
+
+func addrOf(ap netip.AddrPort, fallback net.Addr) net.Addr {
+	if ap.IsValid() {
+		return net.TCPAddrFromAddrPort(ap)
+	}
+	return fallback
+}
 
 // SetDeadline implements net.Conn.
 func (s *Stream) SetDeadline(t time.Time) error {
@@ -272,26 +297,37 @@ func (s *Stream) setDeadline(d *deadline, t time.Time) {
 	c := s.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if d.timer != nil {
-		d.timer.Stop()
-		d.timer = nil
-	}
 	d.t = t
-	wake := func() {
-		c.mu.Lock()
-		s.rcond.Broadcast()
-		c.sendCond.Broadcast()
-		c.mu.Unlock()
-	}
 	if t.IsZero() {
+		if d.timer != nil {
+			d.timer.Stop()
+		}
 		return
 	}
 	if dur := time.Until(t); dur > 0 {
-		d.timer = time.AfterFunc(dur, wake)
+		// One timer per deadline, reset on every change: an HTTP/1.1
+		// keep-alive stream moves its read deadline for every request.
+		if d.timer == nil {
+			d.timer = time.AfterFunc(dur, s.wakeDeadline)
+		} else {
+			d.timer.Reset(dur)
+		}
 	} else {
+		if d.timer != nil {
+			d.timer.Stop()
+		}
 		s.rcond.Broadcast()
 		c.sendCond.Broadcast()
 	}
+}
+
+// wakeDeadline lets blocked readers and writers see an expired deadline.
+func (s *Stream) wakeDeadline() {
+	c := s.c
+	c.mu.Lock()
+	s.rcond.Broadcast()
+	c.sendCond.Broadcast()
+	c.mu.Unlock()
 }
 
 // respond sends the CONNECT response headers (server side).
@@ -314,9 +350,7 @@ func (s *Stream) respond(status int, endStream bool) error {
 	err := c.writeFrames(func() error {
 		c.hbuf.Reset()
 		_ = c.henc.WriteField(hfStatus(status))
-		return c.fr.WriteHeaders(http2.HeadersFrameParam{
-			StreamID: s.id, BlockFragment: c.hbuf.Bytes(), EndHeaders: true, EndStream: endStream,
-		})
+		return c.writeHeaderBlock(s.id, c.hbuf.Bytes(), endStream)
 	})
 	if endStream {
 		c.mu.Lock()

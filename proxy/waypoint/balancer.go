@@ -39,6 +39,13 @@ func (b *balancer) counter(a netip.AddrPort) *atomic.Int64 {
 // release when the request to it is over. avoid (may be invalid) is skipped
 // when there is another choice, so retries move to a different endpoint.
 func (b *balancer) pick(eps []routing.Endpoint, avoid netip.AddrPort) (routing.Endpoint, func()) {
+	ep, ctr := b.choose(eps, avoid)
+	return ep, func() { ctr.Add(-1) }
+}
+
+// choose is pick without the release closure: the caller decrements the
+// returned in-flight counter when the request is over.
+func (b *balancer) choose(eps []routing.Endpoint, avoid netip.AddrPort) (routing.Endpoint, *atomic.Int64) {
 	var ep routing.Endpoint
 	switch n := len(eps); n {
 	case 1:
@@ -63,5 +70,5 @@ func (b *balancer) pick(eps []routing.Endpoint, avoid netip.AddrPort) (routing.E
 	}
 	ctr := b.counter(ep.Addr)
 	ctr.Add(1)
-	return ep, func() { ctr.Add(-1) }
+	return ep, ctr
 }

@@ -49,7 +49,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		plainError(rw, http.StatusServiceUnavailable, "destination no longer uses this waypoint\n")
 		return
 	}
-	serviceLabel = d.Service.String()
+	serviceLabel = d.ServiceLabel
+	if d.Authz != nil && !p.authorizeRequest(rw, r, d, dst) {
+		return
+	}
 	dec := d.Decide(r, rand.Uint64())
 	if dec.Match.Rule != nil {
 		routeLabel = dec.Match.Rule.RouteLabel
@@ -72,6 +75,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (p *Proxy) forward(w *statusWriter, r *http.Request, dec *routing.Decision) {
 	rule := dec.Match.Rule
 	ctx := r.Context()
+	var body0 *trackedBody
+	if r.Body != nil && r.Body != http.NoBody {
+		body0 = &trackedBody{ReadCloser: r.Body}
+		r.Body = body0
+	}
 	if rule.RequestTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, rule.RequestTimeout)
@@ -133,6 +141,12 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, dec *routing.Decision)
 				continue
 			}
 			switch {
+			case body0 != nil && body0.err != nil:
+				// The client's body was malformed (a bad chunk) or cut short:
+				// that is the client's fault, not the upstream's. The framing of
+				// whatever follows is unknown: close (RFC 9112 §6.3).
+				w.Header().Set("Connection", "close")
+				plainError(w, http.StatusBadRequest, "malformed request body\n")
 			case errors.Is(r.Context().Err(), context.Canceled):
 				// The client went away; nobody to answer. 499 as nginx logs it.
 				w.code, w.wrote = statusClientClosed, true
@@ -156,6 +170,20 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, dec *routing.Decision)
 }
 
 var errRetryStatus = errors.New("retriable status")
+
+// trackedBody remembers a failed read of the client's request body.
+type trackedBody struct {
+	io.ReadCloser
+	err error
+}
+
+func (b *trackedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
+}
 
 // statusClientClosed is recorded (never sent) when the client disconnects first.
 const statusClientClosed = 499

@@ -12,18 +12,25 @@ import (
 )
 
 // HBONEHandler serves CONNECT streams from ztunnels: a target that does not
-// use this waypoint is refused with 503 before the tunnel opens.
+// use this waypoint is refused with 503 before the tunnel opens, and a
+// non-HTTP target whose authorization policies deny the peer with 403.
 func (p *Proxy) HBONEHandler() hbone.Handler {
 	return hbone.HandlerFunc(func(ctx context.Context, req *hbone.ConnectRequest, s *hbone.Stream) {
 		if err := p.Accepts(req.Target); err != nil {
 			_ = s.Reject(http.StatusServiceUnavailable)
 			return
 		}
-		if err := s.Accept(); err != nil {
-			return
-		}
+		ctx = WithPeer(ctx, req.PeerIdentity)
 		if req.Forwarded.IsValid() {
 			ctx = WithSource(ctx, req.Forwarded)
+		}
+		ctx, ok := p.admitTunnel(ctx, req)
+		if !ok {
+			_ = s.Reject(http.StatusForbidden)
+			return
+		}
+		if err := s.Accept(); err != nil {
+			return
 		}
 		_ = p.ServeStream(ctx, s, req.Target)
 	})

@@ -95,6 +95,9 @@ type Proxy struct {
 	draining atomic.Bool
 	closed   atomic.Bool
 	panics   atomic.Int64
+	// authzStats and denyLogs serve authorization (authz.go).
+	authzStats *authzMetrics
+	denyLogs   *logLimiter
 
 	// main serves streams until drain starts; drainSrv serves the streams
 	// that still arrive during drain with keep-alives off.
@@ -103,6 +106,7 @@ type Proxy struct {
 	serveWG, streamsWG sync.WaitGroup
 	l4mu               sync.Mutex
 	l4conns            map[net.Conn]struct{}
+	h1conns            map[*h1conn]struct{} // fast-path HTTP/1 streams (guarded by l4mu)
 }
 
 // New returns a Proxy serving an empty table (every destination unknown)
@@ -115,12 +119,14 @@ func New(cfg Config) *Proxy {
 		lb:      newBalancer(),
 		mirrors: make(chan struct{}, 256),
 		l4conns: map[net.Conn]struct{}{},
+		h1conns: map[*h1conn]struct{}{},
 	}
 	p.metrics = loadreport.NewMetrics(p.rec)
 	p.metrics.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "wayfabric_waypoint_handler_panics_total",
 		Help: "Requests whose handling panicked (answered 500); any value above 0 is a bug.",
 	}, func() float64 { return float64(p.panics.Load()) }))
+	p.authzStats, p.denyLogs = newAuthzMetrics(p.metrics.Registry), newLogLimiter(10, 50)
 	p.up = newUpstreams(cfg.MeshDialer, cfg.PlainDialer, cfg.MaxIdleConnsPerEndpoint)
 	p.main, p.mainLn = p.newServer(false), newStreamListener()
 	p.drainSrv, p.drainLn = p.newServer(true), newStreamListener()
@@ -154,6 +160,9 @@ func (p *Proxy) newServer(draining bool) *http.Server {
 				if sc.src.IsValid() {
 					ctx = context.WithValue(ctx, srcKey{}, sc.src)
 				}
+				if !sc.peer.IsZero() {
+					ctx = WithPeer(ctx, sc.peer)
+				}
 				return ctx
 			}
 			return ctx
@@ -170,7 +179,15 @@ func (p *Proxy) newServer(draining bool) *http.Server {
 }
 
 // SetTable swaps in a new routing table; requests in progress keep the old one.
-func (p *Proxy) SetTable(t *routing.Table) { p.table.Store(t) }
+func (p *Proxy) SetTable(t *routing.Table) {
+	if t != nil {
+		p.authzStats.update(t.Policies)
+	}
+	p.table.Store(t)
+	if t != nil {
+		p.reauthorizeStreams(t)
+	}
+}
 
 // Table returns the table in use (nil before the first SetTable).
 func (p *Proxy) Table() *routing.Table { return p.table.Load() }
@@ -190,6 +207,9 @@ func (p *Proxy) Draining() bool { return p.draining.Load() }
 
 // ErrUnknownDestination: the stream's target is not a Service port that uses this waypoint.
 var ErrUnknownDestination = errors.New("waypoint: destination does not use this waypoint")
+
+// ErrDenied: an authorization policy refused the stream.
+var ErrDenied = errors.New("waypoint: denied by authorization policy")
 
 // ErrClosed: the proxy has shut down.
 var ErrClosed = errors.New("waypoint: closed")
@@ -218,33 +238,19 @@ func (p *Proxy) ServeStream(ctx context.Context, conn net.Conn, dst netip.AddrPo
 	d := p.table.Load().Lookup(dst)
 	sc := &streamConn{Conn: conn, dst: dst}
 	sc.src, _ = ctx.Value(srcKey{}).(netip.AddrPort)
+	sc.peer = peerFrom(ctx)
 	proto := d.Protocol
 	if proto == routing.ProtocolSniff {
 		proto = sniff(sc, p.cfg.SniffTimeout)
 	}
 	if proto == routing.ProtocolTCP {
+		if !p.admitStream(ctx, sc, d) {
+			conn.Close()
+			return ErrDenied
+		}
 		return p.serveL4(ctx, sc, d)
 	}
-	ln := p.mainLn
-	if p.draining.Load() {
-		ln = p.drainLn
-	}
-	done := make(chan struct{})
-	sc.onClose = func() { close(done) }
-	if !ln.push(ctx, sc) {
-		// The main server has begun shutting down between the check and the push.
-		if !p.drainLn.push(ctx, sc) {
-			conn.Close()
-			return ErrClosed
-		}
-	}
-	select {
-	case <-done:
-	case <-ctx.Done():
-		conn.Close()
-		<-done
-	}
-	return nil
+	return p.serveH1(ctx, sc)
 }
 
 // StartDrain fails readiness and asks clients to go elsewhere: HTTP/2
@@ -256,6 +262,7 @@ func (p *Proxy) StartDrain() {
 		return
 	}
 	go func() { _ = p.main.Shutdown(context.Background()) }()
+	p.closeIdleH1()
 }
 
 // Shutdown stops taking streams and waits for everything in flight, until
@@ -277,6 +284,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		p.closeL4()
+		p.closeH1()
 		_ = p.main.Close()
 		_ = p.drainSrv.Close()
 		<-done

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+
+	"github.com/wayfabric/wayfabric/proxy/identity"
 )
 
 type dstKey struct{}
@@ -24,12 +26,19 @@ type streamConn struct {
 	net.Conn
 	dst     netip.AddrPort
 	src     netip.AddrPort // original client, when known
+	peer    identity.ID    // verified identity of the tunnel's client, when known
 	br      *bufio.Reader
+	pending []byte // read by the fast path, replayed to net/http after a handover
 	once    sync.Once
 	onClose func()
 }
 
 func (c *streamConn) Read(p []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
+	}
 	if c.br != nil {
 		if c.br.Buffered() > 0 {
 			return c.br.Read(p)

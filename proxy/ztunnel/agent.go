@@ -116,7 +116,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer certs.Close()
 
 	live := newLiveConfig(cfg)
-	watcher := &discovery.Watcher{Kube: a.Kube, Dynamic: a.Dynamic, Excluded: live.excluded, Log: log.WithName("discovery")}
+	watcher := &discovery.Watcher{Kube: a.Kube, Dynamic: a.Dynamic, Excluded: live.excluded, RootNamespace: a.Namespace,
+		Log: log.WithName("discovery")}
 	metrics := NewMetrics(a.Registry)
 	node := NewNode(Config{
 		NodeName: a.NodeName, TrustDomain: cfg.TrustDomain, Certs: certs, Bundle: bundle,

@@ -38,6 +38,12 @@ func (p *podProxy) servePlaintextInbound(c *net.TCPConn) {
 		log.Info("plaintext connection from an enrolled pod refused: mesh traffic must arrive over HBONE")
 		return
 	}
+	areq, ok := p.authorizeInbound(identity.ID{}, src, netip.Addr{}, dst)
+	if !ok {
+		p.refuse(c, inbound, "denied_by_policy", nil)
+		return
+	}
+	defer p.trackInbound(c, areq)()
 	ctx, cancel := context.WithTimeout(p.ctx, dialTimeout)
 	// The client's own port would give the transparent connection the
 	// redirected connection's 4-tuple, which conntrack sends back here.
@@ -61,8 +67,16 @@ func (p *podProxy) ServeHBONE(ctx context.Context, req *hbone.ConnectRequest, s 
 		_ = s.Reject(http.StatusBadRequest)
 		return
 	}
-	src := p.clientSource(req)
+	src, origin := p.clientSource(req)
 	log = log.WithValues("src", src.String())
+	tunnelSrc, _ := netip.ParseAddrPort(req.TunnelRemote.String())
+	areq, ok := p.authorizeInbound(req.PeerIdentity, netip.AddrPortFrom(tunnelSrc.Addr().Unmap(), tunnelSrc.Port()), origin, req.Target)
+	if !ok {
+		p.n.cfg.Metrics.errors.WithLabelValues(inbound, "denied_by_policy", p.key.Namespace, p.workload).Inc()
+		_ = s.Reject(http.StatusForbidden)
+		return
+	}
+	defer p.trackInbound(s, areq)()
 	p.track(s, true, true)
 	defer p.track(s, false, false)
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
@@ -84,17 +98,19 @@ func (p *podProxy) ServeHBONE(ctx context.Context, req *hbone.ConnectRequest, s 
 // clientSource is the address the application should see as its client:
 // the tunnel's own source (ztunnels dial from inside the client pod, so it
 // is the client pod's address), or, when the peer is a waypoint, the
-// original client it forwards for. A Forwarded header from anyone else is
-// ignored: any workload could claim any address.
-func (p *podProxy) clientSource(req *hbone.ConnectRequest) netip.AddrPort {
+// original client it forwards for (also returned as origin, for policy).
+// A Forwarded header from anyone else is ignored: any workload could claim
+// any address.
+func (p *podProxy) clientSource(req *hbone.ConnectRequest) (src netip.AddrPort, origin netip.Addr) {
 	tunnel, _ := netip.ParseAddrPort(req.TunnelRemote.String())
 	tunnel = netip.AddrPortFrom(tunnel.Addr().Unmap(), 0)
 	if req.Forwarded.IsValid() {
 		if snap := p.n.snapshot(); snap != nil && snap.IsWaypointIdentity(req.PeerIdentity.Namespace, req.PeerIdentity.ServiceAccount) {
-			return netip.AddrPortFrom(req.Forwarded.Addr().Unmap(), 0)
+			o := req.Forwarded.Addr().Unmap()
+			return netip.AddrPortFrom(o, 0), o
 		}
 	}
-	return tunnel
+	return tunnel, netip.Addr{}
 }
 
 // authorizePeer decides at the TLS handshake which identities may open

@@ -515,6 +515,19 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// policyObject is an AuthorizationPolicy with the spec given in YAML.
+func policyObject(ns, name, spec string) *unstructured.Unstructured {
+	var sp map[string]any
+	if err := yaml.Unmarshal([]byte(spec), &sp); err != nil {
+		panic(err)
+	}
+	u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "mesh.wayfabric.io/v1alpha1",
+		"kind": "AuthorizationPolicy", "spec": sp}}
+	u.SetNamespace(ns)
+	u.SetName(name)
+	return u
+}
+
 // netnsNoMark dials as an application: no mark, so capture applies.
 var netnsNoMark = netns.DialOptions{}
 

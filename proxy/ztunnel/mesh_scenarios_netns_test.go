@@ -160,6 +160,85 @@ func TestMeshOnNetworkNamespaces(t *testing.T) {
 		}
 	})
 
+	t.Run("L4 authorization: the destination ztunnel allows and denies by identity, refusing at CONNECT; updates close only what they deny", func(t *testing.T) {
+		ctx := context.Background()
+		allow := policyObject(meshNS, "server-clients", `{selector: {matchLabels: {app: server-1}}, action: ALLOW, rules: [
+			{from: [{source: {principals: [cluster.local/ns/mesh/sa/client]}}], to: [{operation: {ports: ["8080"]}}]}]}`)
+		if err := e.k8s.Create(ctx, allow); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = e.k8s.Delete(ctx, allow) }()
+		// The allowed identity over HBONE; plaintext from outside the mesh
+		// has no identity, so the ALLOW policy makes it default-deny.
+		eventually(t, 5*time.Second, "plaintext without identity denied", func() error {
+			if got, err := exchange(outside3, server1.AddrPort(echoPort), "no identity"); err == nil {
+				return fmt.Errorf("allowed: %q", got)
+			}
+			return nil
+		})
+		if got, err := exchange(client0, server1.AddrPort(echoPort), "allowed"); err != nil {
+			t.Fatalf("allowed identity refused: %v", err)
+		} else if !strings.HasPrefix(got, "pod=server-1") {
+			t.Fatalf("answer %q", got)
+		}
+		// An open allowed connection survives an update that still allows it.
+		long, err := client0.Dial(ctx, server1.AddrPort(echoPort), netnsNoMark)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer long.Close()
+		lr := bufio.NewReader(long)
+		ping := func() error {
+			_ = long.SetDeadline(time.Now().Add(3 * time.Second))
+			if _, err := fmt.Fprintln(long, "ping"); err != nil {
+				return err
+			}
+			_, err := lr.ReadString('\n')
+			return err
+		}
+		if err := ping(); err != nil {
+			t.Fatal(err)
+		}
+		unrelated := policyObject(meshNS, "unrelated", `{selector: {matchLabels: {app: nobody}}, action: DENY, rules: [{}]}`)
+		if err := e.k8s.Create(ctx, unrelated); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = e.k8s.Delete(ctx, unrelated) }()
+		time.Sleep(time.Second)
+		if err := ping(); err != nil {
+			t.Fatalf("an allowed open connection broke on a policy update: %v", err)
+		}
+		// A DENY for the client's namespace: new connections refused at
+		// CONNECT, the open one closed within a second.
+		deny := policyObject(meshNS, "deny-mesh", `{selector: {matchLabels: {app: server-1}}, action: DENY, rules: [
+			{from: [{source: {namespaces: [mesh]}}]}]}`)
+		start := time.Now()
+		if err := e.k8s.Create(ctx, deny); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = e.k8s.Delete(ctx, deny) }()
+		eventually(t, 3*time.Second, "denied connection closed", func() error {
+			if err := ping(); err == nil {
+				return fmt.Errorf("still open")
+			}
+			return nil
+		})
+		applied := time.Since(start)
+		if _, err := exchange(client0, server1.AddrPort(echoPort), "denied"); err == nil {
+			t.Fatal("a denied identity got through")
+		}
+		if m := metrics(t, zb); !strings.Contains(m, `wayfabric_ztunnel_authz_decisions_total{decision="denied",policy="mesh/deny-mesh",reason="deny_rule"}`) {
+			t.Error("no denial counted for mesh/deny-mesh")
+		}
+		eventually(t, 5*time.Second, "denial logged with the rule", func() error {
+			if !strings.Contains(zb.log.String(), `"policy":"mesh/deny-mesh"`) {
+				return fmt.Errorf("no log line")
+			}
+			return nil
+		})
+		t.Logf("policy update applied (open connection closed) after %v", applied.Round(time.Millisecond))
+	})
+
 	t.Run("a pod behind a waypoint refuses direct HBONE from other identities, and its clients are sent to the waypoint", func(t *testing.T) {
 		ctx := context.Background()
 		if err := e.k8s.Create(ctx, waypointObject(meshNS, "wp", "service")); err != nil {

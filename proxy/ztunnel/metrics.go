@@ -2,6 +2,8 @@ package ztunnel
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wayfabric/wayfabric/proxy/authz"
 )
 
 // Metrics are the node proxy's Prometheus metrics (docs/ztunnel.md).
@@ -13,6 +15,7 @@ type Metrics struct {
 	opened, closed *prometheus.CounterVec
 	bytes          *prometheus.CounterVec
 	errors         *prometheus.CounterVec
+	authz          *prometheus.CounterVec
 	captured       prometheus.Gauge
 	captureSetup   prometheus.Histogram
 }
@@ -30,6 +33,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			[]string{"direction", "flow", "namespace", "workload"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wayfabric_ztunnel_connection_errors_total",
 			Help: "Connections refused or failed, by direction and reason."}, []string{"direction", "reason", "namespace", "workload"}),
+		authz: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wayfabric_ztunnel_authz_decisions_total",
+			Help: "Inbound connections decided by AuthorizationPolicies, by decision, policy and reason."},
+			[]string{"decision", "policy", "reason"}),
 		captured: prometheus.NewGauge(prometheus.GaugeOpts{Name: "wayfabric_ztunnel_captured_pods",
 			Help: "Pods whose traffic this ztunnel captures now."}),
 		captureSetup: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "wayfabric_ztunnel_capture_setup_seconds",
@@ -37,7 +43,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.opened, m.closed, m.bytes, m.errors, m.captured, m.captureSetup)
+		reg.MustRegister(m.opened, m.closed, m.bytes, m.errors, m.authz, m.captured, m.captureSetup)
 	}
 	return m
+}
+
+func (m *Metrics) authzDecision(d *authz.Decision) {
+	decision := "denied"
+	if d.Allowed {
+		decision = "allowed"
+	}
+	var policy string
+	if d.Policy != nil {
+		policy = d.Policy.Key
+	}
+	m.authz.WithLabelValues(decision, policy, d.Reason.String()).Inc()
 }

@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/wayfabric/wayfabric/proxy/authz"
 	"github.com/wayfabric/wayfabric/proxy/hbone"
 	"github.com/wayfabric/wayfabric/proxy/identity"
 	"github.com/wayfabric/wayfabric/proxy/ztunnel/capture"
@@ -55,8 +57,11 @@ type Node struct {
 	notFound map[types.UID]time.Time
 
 	warnTransparent sync.Once
-	adopted         atomic.Bool
-	stopping        atomic.Bool
+	// denyLog bounds denial log lines (a scan of a locked-down pod must not
+	// flood the log): 10 a second, bursts of 50.
+	denyLog  *rate.Limiter
+	adopted  atomic.Bool
+	stopping atomic.Bool
 }
 
 // NewNode returns a Node; call Reconcile with every snapshot.
@@ -67,7 +72,8 @@ func NewNode(cfg Config) *Node {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil)
 	}
-	return &Node{cfg: cfg, pods: map[types.UID]*podProxy{}, starting: map[types.UID]bool{}, notFound: map[types.UID]time.Time{}}
+	return &Node{cfg: cfg, pods: map[types.UID]*podProxy{}, starting: map[types.UID]bool{}, notFound: map[types.UID]time.Time{},
+		denyLog: rate.NewLimiter(10, 50)}
 }
 
 func (n *Node) snapshot() *discovery.Snapshot { return n.cfg.Snapshot() }
@@ -136,7 +142,7 @@ func (n *Node) capturePod(ctx context.Context, w *discovery.Workload, ips []neti
 	pctx, cancel := context.WithCancel(context.Background())
 	p := &podProxy{n: n, uid: w.UID, key: w.Key(), id: id, ips: ips, ns: ns, workload: workloadLabel(w),
 		log: n.cfg.Log.WithValues("pod", w.Key().String(), "identity", id.String()),
-		ctx: pctx, cancel: cancel, conns: map[net.Conn]struct{}{}}
+		ctx: pctx, cancel: cancel, conns: map[net.Conn]struct{}{}, inbound: map[net.Conn]*authz.L4Request{}}
 	p.client, err = hbone.NewClient(hbone.ClientConfig{Certs: n.cfg.Certs, Bundle: n.cfg.Bundle,
 		DialContext: p.dialer, Log: p.log, Metrics: n.cfg.HBONEMetrics})
 	if err != nil {

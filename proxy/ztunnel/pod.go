@@ -12,6 +12,7 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/wayfabric/wayfabric/proxy/authz"
 	"github.com/wayfabric/wayfabric/proxy/hbone"
 	"github.com/wayfabric/wayfabric/proxy/identity"
 	"github.com/wayfabric/wayfabric/proxy/ztunnel/netns"
@@ -38,6 +39,9 @@ type podProxy struct {
 	mu        sync.Mutex
 	listeners []*portListener
 	conns     map[net.Conn]struct{}
+	// inbound holds the authorization request of each open inbound
+	// connection, re-evaluated when policies change.
+	inbound   map[net.Conn]*authz.L4Request
 	accepting bool
 	wg        sync.WaitGroup // accept loops and connection handlers
 }

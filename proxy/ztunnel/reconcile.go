@@ -58,6 +58,7 @@ func (n *Node) Reconcile(ctx context.Context, snap *discovery.Snapshot) {
 	for _, uid := range gone {
 		n.releasePod(uid, false, "pod gone")
 	}
+	n.reauthorize()
 	for _, uid := range left {
 		n.releasePod(uid, true, "pod no longer enrolled")
 	}
@@ -125,5 +126,19 @@ func (n *Node) adopt(ctx context.Context, pods []*discovery.Workload) {
 		if !used[ns] {
 			_ = ns.Close()
 		}
+	}
+}
+
+// reauthorize re-checks every pod's open inbound connections against the
+// current policies.
+func (n *Node) reauthorize() {
+	n.mu.Lock()
+	pods := make([]*podProxy, 0, len(n.pods))
+	for _, p := range n.pods {
+		pods = append(pods, p)
+	}
+	n.mu.Unlock()
+	for _, p := range pods {
+		p.reauthorize()
 	}
 }

@@ -17,6 +17,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwfake "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/fake"
 
+	"github.com/wayfabric/wayfabric/proxy/authz"
 	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
 )
 
@@ -155,6 +156,43 @@ func tableWaiter(t *testing.T, current *atomic.Pointer[routing.Table], done <-ch
 				t.Fatalf("timed out waiting for %s", what)
 			}
 			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// TestParseStaticPolicies: a static configuration carries AuthorizationPolicies
+// (benchmarks and clusterless runs enforce them like the API loader does).
+func TestParseStaticPolicies(t *testing.T) {
+	in, err := Parse([]byte(`
+apiVersion: v1
+kind: Namespace
+metadata: {name: app, labels: {mesh.wayfabric.io/use-waypoint: wp}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: app}
+spec: {clusterIP: 10.96.0.10, clusterIPs: [10.96.0.10], ports: [{name: http, port: 80}]}
+---
+apiVersion: mesh.wayfabric.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: get-only, namespace: app}
+spec:
+  targetRefs: [{kind: Service, name: web}]
+  rules: [{to: [{operation: {methods: [GET]}}]}]
+`), wp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab := routing.Compile(in)
+	if p := tab.Policies.Lookup("app", "get-only"); p == nil || p.Err != nil {
+		t.Fatalf("policy not compiled: %+v", p)
+	}
+	d := tab.Lookup(webVIP)
+	for method, want := range map[string]bool{"GET": true, "POST": false} {
+		r := authz.L7Request{Method: method, Path: "/", Host: "web"}
+		r.Destination = webVIP
+		if got := d.Authz.L7(&r).Allowed; got != want {
+			t.Errorf("%s allowed = %v, want %v", method, got, want)
 		}
 	}
 }

@@ -15,12 +15,14 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
+
 	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
 )
 
 var fileScheme = func() *runtime.Scheme {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, discoveryv1.AddToScheme, gwv1.Install} {
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, discoveryv1.AddToScheme, gwv1.Install, meshv1alpha1.AddToScheme} {
 		if err := add(s); err != nil {
 			panic(err)
 		}
@@ -29,7 +31,8 @@ var fileScheme = func() *runtime.Scheme {
 }()
 
 // LoadFile reads Kubernetes manifests (multi-document YAML or JSON:
-// Namespaces, Services, EndpointSlices, Pods, HTTPRoutes, ReferenceGrants)
+// Namespaces, Services, EndpointSlices, Pods, HTTPRoutes, ReferenceGrants,
+// AuthorizationPolicies)
 // into a routing input: a static configuration for benchmarks, tests and
 // running without an API server. Unknown kinds are an error.
 func LoadFile(path string, wp routing.Waypoint) (routing.Input, error) {
@@ -73,6 +76,8 @@ func Parse(data []byte, wp routing.Waypoint) (routing.Input, error) {
 			in.HTTPRoutes = append(in.HTTPRoutes, o)
 		case *gwv1.ReferenceGrant:
 			in.ReferenceGrants = append(in.ReferenceGrants, o)
+		case *meshv1alpha1.AuthorizationPolicy:
+			in.AuthorizationPolicies = append(in.AuthorizationPolicies, o)
 		default:
 			return in, fmt.Errorf("document %d: unsupported kind %s", i, gvk.Kind)
 		}

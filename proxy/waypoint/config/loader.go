@@ -1,6 +1,7 @@
 // Package config feeds the waypoint from the Kubernetes API: informers for
-// HTTPRoutes, ReferenceGrants, Services, EndpointSlices, Namespaces and Pods
-// (service accounts only) are compiled into a routing.Table and handed to
+// HTTPRoutes, ReferenceGrants, Services, EndpointSlices, Namespaces, Pods
+// (service accounts only) and AuthorizationPolicies are compiled into a
+// routing.Table and handed to
 // the proxy, which swaps it atomically. A bad route is skipped by the
 // compiler; nothing here blocks other routes or stops the data plane. Without
 // the Gateway API CRDs the waypoint serves Services with no routes and starts
@@ -17,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -25,6 +27,9 @@ import (
 
 	"github.com/go-logr/logr"
 
+	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
+
+	"github.com/wayfabric/wayfabric/proxy/authz"
 	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
 )
 
@@ -33,6 +38,8 @@ type Loader struct {
 	Waypoint routing.Waypoint
 	Kube     kubernetes.Interface
 	Gateway  gwclient.Interface
+	// Dynamic reads AuthorizationPolicies; nil enforces none.
+	Dynamic dynamic.Interface
 	// Apply receives every new table (e.g. Proxy.SetTable). It must not block.
 	Apply func(*routing.Table)
 	// Debounce coalesces bursts of changes (default 100 ms).
@@ -94,11 +101,19 @@ func (l *Loader) Run(ctx context.Context) error {
 		return err
 	}
 
+	ps := &policySource{Loader: l}
+	err = ps.start(ctx, notify, func() { poke(changed) })
+	defer ps.stop()
+	if err != nil {
+		return err
+	}
+
 	listers := listerSet{
 		svc: svcs.Lister().List, slice: slices.Lister().List, ns: nss.Lister().List, pod: pods.Lister().List,
-		route: gw.routes, grant: gw.grants,
+		route: gw.routes, grant: gw.grants, policy: ps.policies,
 	}
 	var lastSkipped map[routing.Skipped]bool
+	var lastBroken map[string]string
 	publish := func() {
 		in, err := listers.input(l.Waypoint)
 		if err != nil {
@@ -109,7 +124,8 @@ func (l *Loader) Run(ctx context.Context) error {
 		t := routing.Compile(in)
 		lastSkipped = l.logSkipped(t.Skipped, lastSkipped)
 		l.Apply(t)
-		l.Log.V(1).Info("routing table updated", "destinations", t.Destinations(), "skipped", len(t.Skipped))
+		lastBroken = l.logBrokenPolicies(t.Policies, lastBroken)
+		l.Log.V(1).Info("routing table updated", "destinations", t.Destinations(), "skipped", len(t.Skipped), "policies", len(t.Policies.Policies()))
 	}
 	publish()
 	for {
@@ -153,6 +169,22 @@ func (l *Loader) logSkipped(skipped []routing.Skipped, prev map[routing.Skipped]
 	return now
 }
 
+// logBrokenPolicies logs each policy that does not compile once: it denies
+// everything it selects until fixed (the operator reports it in status).
+func (l *Loader) logBrokenPolicies(set *authz.Set, prev map[string]string) map[string]string {
+	now := map[string]string{}
+	for _, p := range set.Policies() {
+		if p.Err == nil {
+			continue
+		}
+		now[p.Key] = p.Err.Error()
+		if prev[p.Key] != now[p.Key] {
+			l.Log.Info("AuthorizationPolicy does not compile: it denies everything it selects", "policy", p.Key, "error", p.Err.Error())
+		}
+	}
+	return now
+}
+
 func slimPod(obj any) (any, error) {
 	p, ok := obj.(*corev1.Pod)
 	if !ok {
@@ -171,6 +203,8 @@ type listerSet struct {
 	pod   func(labels.Selector) ([]*corev1.Pod, error)
 	route func(labels.Selector) ([]*gwv1.HTTPRoute, error)
 	grant func(labels.Selector) ([]*gwv1.ReferenceGrant, error)
+	// policy may be nil (no policies).
+	policy func(labels.Selector) ([]*meshv1alpha1.AuthorizationPolicy, error)
 }
 
 func (ls listerSet) input(wp routing.Waypoint) (routing.Input, error) {
@@ -191,6 +225,11 @@ func (ls listerSet) input(wp routing.Waypoint) (routing.Input, error) {
 	}
 	if in.ReferenceGrants, err = ls.grant(all); err != nil {
 		return in, err
+	}
+	if ls.policy != nil {
+		if in.AuthorizationPolicies, err = ls.policy(all); err != nil {
+			return in, err
+		}
 	}
 	pods, err := ls.pod(all)
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/wayfabric/wayfabric/proxy/authz"
 )
 
 // routeAttachment is where a route applies.
@@ -23,6 +25,8 @@ type routeAttachment struct {
 func Compile(in Input) *Table {
 	ix := newIndex(&in)
 	t := &Table{destinations: map[netip.AddrPort]*Destination{}}
+	t.Policies = authz.Compile(in.AuthorizationPolicies, authz.Options{})
+	wp := types.NamespacedName{Namespace: in.Waypoint.Namespace, Name: in.Waypoint.Name}
 
 	routes := make([]*gwv1.HTTPRoute, 0, len(in.HTTPRoutes))
 	for _, r := range in.HTTPRoutes {
@@ -78,7 +82,8 @@ func Compile(in Input) *Table {
 			if !protocolTCP(sp.Protocol) {
 				continue
 			}
-			d := &Destination{Service: name, Port: sp.Port, Protocol: portProtocol(sp)}
+			d := &Destination{Service: name, ServiceLabel: name.String(), Port: sp.Port, Protocol: portProtocol(sp),
+				Authz: t.Policies.ForWaypoint(wp, name)}
 			d.Self = ix.resolve(name.Namespace, gwv1.BackendObjectReference{Name: gwv1.ObjectName(name.Name), Port: &d.Port})
 			for _, m := range svcMatchers[name] {
 				if portSelected(svcMatcherPorts[m], sp.Port) {

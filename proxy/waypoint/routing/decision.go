@@ -20,8 +20,14 @@ type Decision struct {
 
 // Decide routes r. rnd is a random number used for weighted backend choice.
 func (d *Destination) Decide(r *http.Request, rnd uint64) Decision {
-	path := NormalizePath(r.URL.EscapedPath())
-	m := d.Route(r, path)
+	v := ViewOf(r)
+	return d.DecideRequest(&v, rnd)
+}
+
+// DecideRequest is Decide for a routing view of the request.
+func (d *Destination) DecideRequest(r *Request, rnd uint64) Decision {
+	path := NormalizePath(r.EscapedPath)
+	m := d.route(r, path)
 	if m.Rule == nil {
 		return Decision{Status: http.StatusNotFound, Reason: "no route matches this request\n"}
 	}
@@ -47,7 +53,7 @@ func (d *Destination) Decide(r *http.Request, rnd uint64) Decision {
 	}
 	dec.Backend = wb
 	dec.Path, dec.Host = rule.Rewrite.Apply(path, r.Host, m.Prefix)
-	if q := r.URL.RawQuery; q != "" {
+	if q := r.RawQuery; q != "" {
 		dec.Path += "?" + q
 	}
 	return dec

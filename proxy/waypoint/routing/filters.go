@@ -98,9 +98,9 @@ type Redirect struct {
 
 // Location builds the Location header. listenerPort is the destination port
 // the request arrived on; scheme is the request's scheme.
-func (rd *Redirect) Location(r *http.Request, path, matchedPrefix string, listenerPort int32) string {
+func (rd *Redirect) Location(r *Request, path, matchedPrefix string, listenerPort int32) string {
 	scheme := "http"
-	if r.TLS != nil {
+	if r.TLS {
 		scheme = "https"
 	}
 	port := listenerPort
@@ -126,8 +126,8 @@ func (rd *Redirect) Location(r *http.Request, path, matchedPrefix string, listen
 	}
 	// path is already escaped; build the string rather than re-escape via url.URL.
 	loc := scheme + "://" + host + rd.Path.apply(path, matchedPrefix)
-	if r.URL.RawQuery != "" {
-		loc += "?" + r.URL.RawQuery
+	if r.RawQuery != "" {
+		loc += "?" + r.RawQuery
 	}
 	return loc
 }

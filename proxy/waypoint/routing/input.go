@@ -9,6 +9,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 )
 
 // Label keys from the product brief.
@@ -44,4 +46,7 @@ type Input struct {
 	// of in-mesh endpoints. Pods missing here are assumed to use "default"
 	// (HBONE still verifies the peer, so a wrong guess fails closed).
 	PodServiceAccounts map[types.NamespacedName]string
+	// AuthorizationPolicies are compiled into each destination's Authz:
+	// those attached to this waypoint and to the destination's Service.
+	AuthorizationPolicies []*meshv1alpha1.AuthorizationPolicy
 }

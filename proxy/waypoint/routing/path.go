@@ -4,6 +4,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/wayfabric/wayfabric/proxy/internal/urlpath"
 )
 
 // prefixMatch implements PathPrefix: element-wise, trailing "/" of the
@@ -32,27 +34,7 @@ func NormalizePath(p string) string {
 	if !strings.Contains(p, ".") {
 		return p
 	}
-	segs := strings.Split(p[1:], "/")
-	out := make([]string, 0, len(segs))
-	for i, s := range segs {
-		last := i == len(segs)-1
-		switch s {
-		case ".":
-			if last {
-				out = append(out, "")
-			}
-		case "..":
-			if len(out) > 0 {
-				out = out[:len(out)-1]
-			}
-			if last {
-				out = append(out, "")
-			}
-		default:
-			out = append(out, s)
-		}
-	}
-	return "/" + strings.Join(out, "/")
+	return urlpath.RemoveDotSegments(p)
 }
 
 // hostnameMatch implements HTTPRoute hostnames: exact, or "*." wildcard as a
@@ -72,6 +54,9 @@ func hostnameMatch(hostnames []string, host string) bool {
 }
 
 func stripPort(hostport string) string {
+	if !strings.Contains(hostport, ":") {
+		return hostport // no port; SplitHostPort would allocate an error to say so
+	}
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		return h
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/wayfabric/wayfabric/proxy/authz"
 )
 
 // Protocol is how the waypoint reads the inner stream for a destination port.
@@ -27,6 +29,8 @@ type Table struct {
 	// Skipped lists routes or rules left out of the table and why. The
 	// operator reports the same conditions in route status.
 	Skipped []Skipped
+	// Policies are the compiled AuthorizationPolicies (for metrics and logs).
+	Policies *authz.Set
 }
 
 // Skipped records a route (Rule == -1) or a single rule that was not compiled.
@@ -38,11 +42,16 @@ type Skipped struct {
 
 // Destination is one Service port that uses this waypoint.
 type Destination struct {
-	Service  types.NamespacedName
-	Port     int32
-	Protocol Protocol
+	Service types.NamespacedName
+	// ServiceLabel is Service.String(), kept for per-request metrics.
+	ServiceLabel string
+	Port         int32
+	Protocol     Protocol
 	// Self is the Service port itself: where L4 (non-HTTP) traffic goes.
-	Self     *Backend
+	Self *Backend
+	// Authz is what the waypoint enforces on this destination's traffic;
+	// nil when no policy applies (everything allowed, at no cost).
+	Authz    *authz.Evaluator
 	matchers []*matcher
 }
 
@@ -185,6 +194,11 @@ func (t *Table) Destinations() int {
 // Route picks the rule for r. Match.Rule is nil when no rule matches (404).
 // path must be the normalised request path (see NormalizePath).
 func (d *Destination) Route(r *http.Request, path string) Match {
+	v := ViewOf(r)
+	return d.route(&v, path)
+}
+
+func (d *Destination) route(r *Request, path string) Match {
 	host := stripPort(r.Host)
 	for _, m := range d.matchers {
 		if m.matches(r, path, host) {
@@ -198,7 +212,7 @@ func (d *Destination) Route(r *http.Request, path string) Match {
 	return Match{}
 }
 
-func (m *matcher) matches(r *http.Request, path, host string) bool {
+func (m *matcher) matches(r *Request, path, host string) bool {
 	switch m.kind {
 	case pathExact:
 		if path != m.path {
@@ -220,13 +234,13 @@ func (m *matcher) matches(r *http.Request, path, host string) bool {
 		return false
 	}
 	for i := range m.headers {
-		vals, ok := r.Header[m.headers[i].name]
-		if !ok || !m.headers[i].matches(joinValues(vals)) {
+		val, ok := r.header(m.headers[i].name)
+		if !ok || !m.headers[i].matches(val) {
 			return false
 		}
 	}
 	if len(m.query) > 0 {
-		q := r.URL.Query()
+		q := r.query()
 		for i := range m.query {
 			vals, ok := q[m.query[i].name]
 			// The spec recommends matching the first value of a repeated parameter.

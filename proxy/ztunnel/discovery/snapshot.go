@@ -3,10 +3,13 @@ package discovery
 import (
 	"net/netip"
 	"slices"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/wayfabric/wayfabric/api/membership"
+	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
+	"github.com/wayfabric/wayfabric/proxy/authz"
 )
 
 // WaypointPortName is the port of a waypoint's Service that serves HBONE.
@@ -23,6 +26,10 @@ type Input struct {
 	Waypoints  []*Waypoint
 	// ExcludedNamespaces are never enrolled (ZtunnelConfig spec).
 	ExcludedNamespaces []string
+	// Policies are the cluster's AuthorizationPolicies; RootNamespace holds
+	// the mesh-wide ones.
+	Policies      []*meshv1alpha1.AuthorizationPolicy
+	RootNamespace string
 }
 
 // Snapshot is an immutable index of Input.
@@ -38,6 +45,12 @@ type Snapshot struct {
 	// handle service traffic.
 	behind   map[types.NamespacedName][]types.NamespacedName
 	excluded map[string]bool
+	// backs lists, per pod, the names of the Services (in its namespace)
+	// it backs that use no waypoint: their policies are the ztunnel's.
+	backs    map[types.NamespacedName][]string
+	policies *authz.Set
+	// evaluators caches each pod's compiled policies for this snapshot.
+	evaluators sync.Map // types.UID -> *authz.Evaluator
 }
 
 // Build indexes in. Later duplicates of an IP lose to earlier running pods:
@@ -53,6 +66,8 @@ func Build(in Input) *Snapshot {
 		waypoints: make(map[types.NamespacedName]*Waypoint, len(in.Waypoints)),
 		behind:    map[types.NamespacedName][]types.NamespacedName{},
 		excluded:  make(map[string]bool, len(in.ExcludedNamespaces)),
+		backs:     map[types.NamespacedName][]string{},
+		policies:  authz.Compile(in.Policies, authz.Options{RootNamespace: in.RootNamespace}),
 	}
 	if s.endpoints == nil {
 		s.endpoints = map[types.NamespacedName][]Endpoint{}
@@ -84,6 +99,11 @@ func Build(in Input) *Snapshot {
 	for _, svc := range in.Services {
 		wp := s.serviceWaypoint(svc)
 		if wp == nil {
+			for _, ep := range s.endpoints[svc.Key()] {
+				if ep.Pod.Name != "" && !slices.Contains(s.backs[ep.Pod], svc.Name) {
+					s.backs[ep.Pod] = append(s.backs[ep.Pod], svc.Name)
+				}
+			}
 			continue
 		}
 		for _, ep := range s.endpoints[svc.Key()] {
@@ -189,3 +209,18 @@ func (s *Snapshot) IsWaypointIdentity(ns, serviceAccount string) bool {
 	_, ok := s.waypoints[types.NamespacedName{Namespace: ns, Name: serviceAccount}]
 	return ok
 }
+
+// Authorization returns the compiled AuthorizationPolicies a pod's ztunnel
+// enforces for it (nil: none select it, everything is allowed).
+func (s *Snapshot) Authorization(w *Workload) *authz.Evaluator {
+	if v, ok := s.evaluators.Load(w.UID); ok {
+		return v.(*authz.Evaluator)
+	}
+	ev := s.policies.ForWorkload(authz.Workload{Namespace: w.Namespace, Labels: w.Labels,
+		ServicesWithoutWaypoint: s.backs[w.Key()]})
+	s.evaluators.Store(w.UID, ev)
+	return ev
+}
+
+// Policies lists the compiled policies (for logs of compile errors).
+func (s *Snapshot) Policies() *authz.Set { return s.policies }

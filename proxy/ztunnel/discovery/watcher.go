@@ -20,6 +20,9 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/go-logr/logr"
+
+	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
+	"github.com/wayfabric/wayfabric/proxy/authz"
 )
 
 // WaypointResource is the Waypoint API the watcher lists.
@@ -32,6 +35,8 @@ type Watcher struct {
 	// Excluded returns the namespaces never enrolled; read at every rebuild
 	// (the node configuration reloads).
 	Excluded func() []string
+	// RootNamespace holds mesh-wide AuthorizationPolicies (the operator's).
+	RootNamespace string
 	// Debounce coalesces bursts of changes into one rebuild (default 50 ms).
 	Debounce time.Duration
 	// OnChange is called with every new snapshot, from one goroutine.
@@ -79,6 +84,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	slices, nss := kf.Discovery().V1().EndpointSlices(), kf.Core().V1().Namespaces()
 	df := dynamicinformer.NewDynamicSharedInformerFactory(w.Dynamic, 0)
 	wps := df.ForResource(WaypointResource)
+	pols := df.ForResource(authz.PolicyResource)
 
 	handler := cache.ResourceEventHandlerFuncs{
 		AddFunc: func(any) { w.Poke() }, UpdateFunc: func(any, any) { w.Poke() }, DeleteFunc: func(any) { w.Poke() },
@@ -88,7 +94,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		tf  cache.TransformFunc
 	}{
 		{pods.Informer(), slimPod}, {svcs.Informer(), slimService}, {slices.Informer(), slimSlice},
-		{nss.Informer(), slimNamespace}, {wps.Informer(), slimWaypoint},
+		{nss.Informer(), slimNamespace}, {wps.Informer(), slimWaypoint}, {pols.Informer(), authz.TypedPolicy},
 	} {
 		if err := x.inf.SetTransform(x.tf); err != nil {
 			return err
@@ -112,8 +118,17 @@ func (w *Watcher) Run(ctx context.Context) error {
 		}
 	}
 	ls := listers{pods: pods.Lister().List, svcs: svcs.Lister().List, slices: slices.Lister().List,
-		nss: nss.Lister().List, wps: wps.Lister().List}
+		nss: nss.Lister().List, wps: wps.Lister().List,
+		// The dynamic lister expects unstructured objects; the transform made them typed.
+		pols: func(labels.Selector) ([]any, error) { return pols.Informer().GetStore().List(), nil }}
 	publish := func() {
+		// A bug in building one snapshot must not stop every later one:
+		// the data plane keeps the last good view and says why.
+		defer func() {
+			if r := recover(); r != nil {
+				w.Log.Error(fmt.Errorf("%v", r), "building the cluster view panicked; keeping the previous snapshot")
+			}
+		}()
 		in, err := ls.input()
 		if err != nil {
 			w.Log.Error(err, "reading informer caches; keeping the previous snapshot")
@@ -122,6 +137,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		if w.Excluded != nil {
 			in.ExcludedNamespaces = w.Excluded()
 		}
+		in.RootNamespace = w.RootNamespace
 		s := Build(in)
 		w.snap.Store(s)
 		if w.OnChange != nil {
@@ -157,6 +173,7 @@ type listers struct {
 	slices func(labels.Selector) ([]*discoveryv1.EndpointSlice, error)
 	nss    func(labels.Selector) ([]*corev1.Namespace, error)
 	wps    func(labels.Selector) ([]runtime.Object, error)
+	pols   func(labels.Selector) ([]any, error)
 }
 
 func (l listers) input() (Input, error) {
@@ -206,6 +223,15 @@ func (l listers) input() (Input, error) {
 	for _, o := range wps {
 		if u, ok := o.(*unstructured.Unstructured); ok {
 			in.Waypoints = append(in.Waypoints, toWaypoint(u))
+		}
+	}
+	pols, err := l.pols(all)
+	if err != nil {
+		return in, err
+	}
+	for _, o := range pols {
+		if p, ok := o.(*meshv1alpha1.AuthorizationPolicy); ok {
+			in.Policies = append(in.Policies, p)
 		}
 	}
 	return in, nil
