@@ -37,7 +37,7 @@ func BuildDaemonSet(zc *meshv1alpha1.ZtunnelConfig, in DaemonSetInput) *appsv1.D
 				RollingUpdate: &appsv1.RollingUpdateDaemonSet{MaxSurge: surge(zc), MaxUnavailable: unavailable(zc)},
 			},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: podLabels(zc), Annotations: map[string]string{
+				ObjectMeta: metav1.ObjectMeta{Labels: podLabels(zc, Version(zc, in.DefaultVersion)), Annotations: map[string]string{
 					"prometheus.io/scrape": "true", "prometheus.io/port": fmt.Sprint(PortMetrics), "prometheus.io/path": "/metrics",
 				}},
 				Spec: podSpec(zc, in),

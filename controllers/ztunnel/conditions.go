@@ -34,6 +34,10 @@ type Situation struct {
 	BlockedBy string
 	ApplyErr  error
 	Version   string
+	// Failures of the ztunnel pods (DiagnosePods), most severe first.
+	Failures []PodFailure
+	// Observed is what the ztunnel pods and their status endpoints show.
+	Observed Observed
 }
 
 func (s Situation) cond(t string, ok bool, reason, msg string, args ...any) metav1.Condition {
@@ -98,7 +102,10 @@ func ProgressingCondition(s Situation) metav1.Condition {
 	}
 }
 
-// DegradedCondition is True when the desired state cannot be reached.
+// DegradedCondition is True when the desired state cannot be reached: a
+// write failed, or ztunnel pods cannot be pulled, created, kept running or
+// scheduled (the message names the nodes and what the kubelet said), or
+// ztunnels run where they should not.
 func DegradedCondition(s Situation) metav1.Condition {
 	const t = meshv1alpha1.ConditionDegraded
 	switch {
@@ -106,6 +113,9 @@ func DegradedCondition(s Situation) metav1.Condition {
 		return s.cond(t, true, ReasonOverlap, "%s", OverlapMessage(s.BlockedBy))
 	case s.ApplyErr != nil:
 		return s.cond(t, true, ReasonApplyFailed, "%v", s.ApplyErr)
+	case len(s.Failures) > 0:
+		reason, msg := FailureMessage(s.Failures)
+		return s.cond(t, true, reason, "%s", msg)
 	case s.DaemonSet != nil && s.DaemonSet.Status.NumberMisscheduled > 0:
 		return s.cond(t, true, ReasonMisscheduled, "%d nodes run a ztunnel they should not (node labels changed?)",
 			s.DaemonSet.Status.NumberMisscheduled)
