@@ -48,6 +48,18 @@ func (s Situation) cond(t string, ok bool, reason, msg string, args ...any) meta
 	return metav1.Condition{Type: t, Status: st, ObservedGeneration: s.Generation, Reason: reason, Message: fmt.Sprintf(msg, args...)}
 }
 
+// ReadyNodes counts the nodes with a ready ztunnel. The DaemonSet judges a
+// node by its oldest pod, which after a handover is the old ztunnel,
+// draining (not ready) for drainSeconds while the new one serves; the pods
+// themselves show the node ready. Either count can only lag the truth, so
+// the larger one is it.
+func (s Situation) ReadyNodes() int32 {
+	if s.DaemonSet == nil {
+		return s.Observed.ReadyNodes
+	}
+	return max(s.DaemonSet.Status.NumberReady, s.Observed.ReadyNodes)
+}
+
 func (s Situation) observedCurrent() bool {
 	return s.DaemonSet.Status.ObservedGeneration >= s.DaemonSet.Generation
 }
@@ -72,11 +84,11 @@ func ReadyCondition(s Situation) metav1.Condition {
 	switch {
 	case s.observedCurrent() && st.DesiredNumberScheduled == 0:
 		return s.cond(t, false, ReasonNoMatchingNodes, "no node matches the nodeSelector")
-	case s.observedCurrent() && st.UpdatedNumberScheduled >= st.DesiredNumberScheduled && st.NumberReady >= st.DesiredNumberScheduled:
-		return s.cond(t, true, ReasonAllNodesReady, "%d/%d nodes ready at %s", st.NumberReady, st.DesiredNumberScheduled, s.Version)
+	case s.observedCurrent() && st.UpdatedNumberScheduled >= st.DesiredNumberScheduled && s.ReadyNodes() >= st.DesiredNumberScheduled:
+		return s.cond(t, true, ReasonAllNodesReady, "%d/%d nodes ready at %s", s.ReadyNodes(), st.DesiredNumberScheduled, s.Version)
 	default:
 		return s.cond(t, false, ReasonNodesNotReady, "%d/%d nodes ready, %d/%d at the current template (%s)",
-			st.NumberReady, st.DesiredNumberScheduled, st.UpdatedNumberScheduled, st.DesiredNumberScheduled, s.Version)
+			s.ReadyNodes(), st.DesiredNumberScheduled, st.UpdatedNumberScheduled, st.DesiredNumberScheduled, s.Version)
 	}
 }
 
@@ -95,8 +107,8 @@ func ProgressingCondition(s Situation) metav1.Condition {
 	switch {
 	case st.UpdatedNumberScheduled < st.DesiredNumberScheduled:
 		return s.cond(t, true, ReasonRollingOut, "%d/%d nodes at the current template", st.UpdatedNumberScheduled, st.DesiredNumberScheduled)
-	case st.NumberReady < st.DesiredNumberScheduled:
-		return s.cond(t, true, ReasonStarting, "%d/%d nodes ready", st.NumberReady, st.DesiredNumberScheduled)
+	case s.ReadyNodes() < st.DesiredNumberScheduled:
+		return s.cond(t, true, ReasonStarting, "%d/%d nodes ready", s.ReadyNodes(), st.DesiredNumberScheduled)
 	default:
 		return s.cond(t, false, ReasonComplete, "%d nodes at the current template and ready", st.DesiredNumberScheduled)
 	}

@@ -90,3 +90,23 @@ func TestDegradedMessageNamesNodesAndKubelet(t *testing.T) {
 		t.Fatalf("message\n%s\nwant\n%s", c.Message, want)
 	}
 }
+
+// After a handover the DaemonSet judges the node by its old, draining pod
+// for drainSeconds (NumberReady 0) while the new ztunnel serves: seen on the
+// real node. The pods show the truth.
+func TestReadyNodesDuringTheDrain(t *testing.T) {
+	s := Situation{Generation: 2, Version: "v1.0.1", DaemonSet: ds(2, 2, 1, 1, 0), Observed: Observed{ReadyNodes: 1}}
+	if got := s.ReadyNodes(); got != 1 {
+		t.Fatalf("ReadyNodes = %d, want 1", got)
+	}
+	if c := ReadyCondition(s); c.Status != metav1.ConditionTrue {
+		t.Errorf("Ready = %s %s: %s", c.Status, c.Reason, c.Message)
+	}
+	if c := ProgressingCondition(s); c.Reason != ReasonComplete {
+		t.Errorf("Progressing = %s %s: %s", c.Status, c.Reason, c.Message)
+	}
+	// Without pods in view (envtest), the DaemonSet's count stands.
+	if got := (Situation{DaemonSet: ds(1, 1, 3, 3, 2)}).ReadyNodes(); got != 2 {
+		t.Errorf("ReadyNodes without pods = %d, want 2", got)
+	}
+}

@@ -14,7 +14,7 @@ import (
 func ComputeStatus(zc *meshv1alpha1.ZtunnelConfig, s Situation, now metav1.Time) meshv1alpha1.ZtunnelConfigStatus {
 	st := meshv1alpha1.ZtunnelConfigStatus{ObservedGeneration: zc.Generation, Version: s.Version}
 	if d := s.DaemonSet; d != nil && s.BlockedBy == "" {
-		st.DesiredNodes, st.ReadyNodes, st.UpdatedNodes = d.Status.DesiredNumberScheduled, d.Status.NumberReady, d.Status.UpdatedNumberScheduled
+		st.DesiredNodes, st.ReadyNodes, st.UpdatedNodes = d.Status.DesiredNumberScheduled, s.ReadyNodes(), d.Status.UpdatedNumberScheduled
 	}
 	if s.BlockedBy == "" {
 		st.CapturedPods, st.Versions = s.Observed.CapturedPods, s.Observed.Versions

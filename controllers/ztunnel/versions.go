@@ -43,6 +43,9 @@ type Observed struct {
 	Versions []meshv1alpha1.ZtunnelVersionStatus
 	// CapturedPods is the sum over ready ztunnels that answered and serve.
 	CapturedPods int32
+	// ReadyNodes are the nodes with a ready ztunnel pod of any version
+	// that is not being deleted.
+	ReadyNodes int32
 }
 
 // Observe counts, per release, the nodes with a ztunnel pod (not being
@@ -55,6 +58,7 @@ func Observe(pods []corev1.Pod, statuses map[types.UID]ztunnelstatus.Status) Obs
 		captured     int32
 	}
 	byVersion := map[string]*tally{}
+	readyNodes := map[string]bool{}
 	var out Observed
 	for i := range pods {
 		p := &pods[i]
@@ -72,11 +76,13 @@ func Observe(pods []corev1.Pod, statuses map[types.UID]ztunnelstatus.Status) Obs
 			continue
 		}
 		t.ready[p.Spec.NodeName] = true
+		readyNodes[p.Spec.NodeName] = true
 		if st, ok := statuses[p.UID]; ok && st.Serving() {
 			t.captured += int32(st.CapturedPods)
 			out.CapturedPods += int32(st.CapturedPods)
 		}
 	}
+	out.ReadyNodes = int32(len(readyNodes))
 	for v, t := range byVersion {
 		out.Versions = append(out.Versions, meshv1alpha1.ZtunnelVersionStatus{
 			Version: v, Nodes: int32(len(t.nodes)), ReadyNodes: int32(len(t.ready)), CapturedPods: t.captured})

@@ -66,7 +66,7 @@ func TestObserve(t *testing.T) {
 		"3": {Ready: true, CapturedPods: 100}, // the pod is not ready: not counted
 	}
 	got := Observe(pods, statuses)
-	want := Observed{CapturedPods: 7, Versions: []meshv1alpha1.ZtunnelVersionStatus{
+	want := Observed{CapturedPods: 7, ReadyNodes: 3, Versions: []meshv1alpha1.ZtunnelVersionStatus{
 		{Version: "v0.9.0", Nodes: 3, ReadyNodes: 2, CapturedPods: 3},
 		{Version: "v0.10.0", Nodes: 2, ReadyNodes: 1, CapturedPods: 4},
 	}}
