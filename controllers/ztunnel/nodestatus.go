@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -36,6 +37,8 @@ const (
 	// while the reconciles that pod events cause in between ask only the
 	// pods not asked yet.
 	DefaultStatusMaxAge = 25 * time.Second
+	// DefaultStatusBudget bounds one call: two rounds of timeouts.
+	DefaultStatusBudget = 2 * time.Second
 	// failureRetry: a pod that did not answer is asked again this soon.
 	failureRetry = 5 * time.Second
 	// maxStatusBytes bounds an answer; a real one is about 120 bytes.
@@ -52,6 +55,8 @@ type HTTPNodeStatusOptions struct {
 	Concurrency int
 	// MaxAge is how long an answer is reused.
 	MaxAge time.Duration
+	// Budget bounds the time one Statuses call spends asking.
+	Budget time.Duration
 	// Client overrides the HTTP client.
 	Client *http.Client
 	// Now is the clock (nil: time.Now).
@@ -91,6 +96,9 @@ func NewHTTPNodeStatus(o HTTPNodeStatusOptions) *HTTPNodeStatus {
 	if o.MaxAge <= 0 {
 		o.MaxAge = DefaultStatusMaxAge
 	}
+	if o.Budget <= 0 {
+		o.Budget = DefaultStatusBudget
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -108,47 +116,75 @@ func NewHTTPNodeStatus(o HTTPNodeStatusOptions) *HTTPNodeStatus {
 	return &HTTPNodeStatus{opts: o, cache: map[types.UID]cachedStatus{}}
 }
 
-// Statuses answers from the cache where it is fresh and asks the other pods.
+// Statuses answers from the cache where it is fresh and asks the other
+// pods, the least recently asked first, until Budget has passed: a fleet
+// with many unreachable ztunnels (a NetworkPolicy in the way) costs one
+// reconcile Budget, not Timeout per pod, and the next calls go on where
+// this one stopped. A pod that could not be asked within the budget keeps
+// its last answer if it has one.
 func (h *HTTPNodeStatus) Statuses(ctx context.Context, pods []*corev1.Pod) map[types.UID]ztunnelstatus.Status {
+	start := time.Now()
 	now := h.opts.Now()
 	out := make(map[types.UID]ztunnelstatus.Status, len(pods))
-	var ask []*corev1.Pod
+	type pending struct {
+		pod   *corev1.Pod
+		asked time.Time // zero: never
+	}
+	var ask []pending
 	h.mu.Lock()
 	for _, p := range pods {
 		c, ok := h.cache[p.UID]
+		if ok && c.ip != p.Status.PodIP {
+			ok = false // a new address is a new process: its old answer says nothing
+		}
+		if ok && c.ok {
+			out[p.UID] = c.status // fresh, or the best there is until asked again
+		}
 		switch {
-		case ok && c.ip == p.Status.PodIP && c.ok && now.Sub(c.at) < h.opts.MaxAge:
-			out[p.UID] = c.status
-		case ok && c.ip == p.Status.PodIP && !c.ok && now.Sub(c.at) < failureRetry:
+		case ok && c.ok && now.Sub(c.at) < h.opts.MaxAge:
+		case ok && !c.ok && now.Sub(c.at) < failureRetry:
+		case ok:
+			ask = append(ask, pending{p, c.at})
 		default:
-			ask = append(ask, p)
+			ask = append(ask, pending{pod: p})
 		}
 	}
 	h.mu.Unlock()
+	slices.SortStableFunc(ask, func(a, b pending) int { return a.asked.Compare(b.asked) })
 
-	answers := make([]cachedStatus, len(ask))
+	answers := make([]*cachedStatus, len(ask))
 	sem := make(chan struct{}, h.opts.Concurrency)
 	var wg sync.WaitGroup
-	for i, p := range ask {
-		wg.Add(1)
+	for i, a := range ask {
 		sem <- struct{}{}
+		if time.Since(start) >= h.opts.Budget || ctx.Err() != nil {
+			<-sem
+			break
+		}
+		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			st, err := h.fetch(ctx, p.Status.PodIP)
+			st, err := h.fetch(ctx, a.pod.Status.PodIP)
 			if err != nil {
-				h.opts.Log.V(1).Info("ztunnel status unavailable; its captured pods are not counted", "pod", p.Namespace+"/"+p.Name, "error", err.Error())
+				h.opts.Log.V(1).Info("ztunnel status unavailable; its captured pods are not counted", "pod", a.pod.Namespace+"/"+a.pod.Name, "error", err.Error())
 			}
-			answers[i] = cachedStatus{ip: p.Status.PodIP, status: st, ok: err == nil, at: now}
+			answers[i] = &cachedStatus{ip: a.pod.Status.PodIP, status: st, ok: err == nil, at: now}
 		}()
 	}
 	wg.Wait()
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for i, p := range ask {
-		h.cache[p.UID] = answers[i]
-		if answers[i].ok {
-			out[p.UID] = answers[i].status
+	for i, a := range ask {
+		ans := answers[i]
+		if ans == nil {
+			continue // not asked within the budget
+		}
+		h.cache[a.pod.UID] = *ans
+		if ans.ok {
+			out[a.pod.UID] = ans.status
+		} else {
+			delete(out, a.pod.UID)
 		}
 	}
 	// Pods that are gone are never asked again: forget them.

@@ -182,6 +182,36 @@ func TestHTTPNodeStatus(t *testing.T) {
 		}
 	})
 
+	t.Run("one call spends at most its budget; the next goes on, least recently asked first", func(t *testing.T) {
+		port, zs, pods := startZtunnels(t, 6)
+		for _, z := range zs {
+			z.delay = 300 * time.Millisecond
+		}
+		now := time.Unix(1000, 0)
+		h := NewHTTPNodeStatus(HTTPNodeStatusOptions{Port: port, Concurrency: 1, Budget: 400 * time.Millisecond,
+			Now: func() time.Time { return now }})
+		for call, want := range []int{2, 4, 6} {
+			start := time.Now()
+			got := h.Statuses(ctx, pods)
+			if len(got) != want {
+				t.Fatalf("call %d: %d answers, want %d", call+1, len(got), want)
+			}
+			if took := time.Since(start); took > 2*time.Second {
+				t.Errorf("call %d took %v with a 400ms budget", call+1, took)
+			}
+		}
+		for i, z := range zs {
+			if z.hits.Load() != 1 {
+				t.Errorf("pod %d asked %d times, want once", i, z.hits.Load())
+			}
+		}
+		// Answers older than MaxAge that cannot be refreshed within the budget stand.
+		now = now.Add(time.Hour)
+		if got := h.Statuses(ctx, pods); captured(got) != 1+2+3+4+5+6 {
+			t.Errorf("stale answers dropped: %v", got)
+		}
+	})
+
 	t.Run("a pod whose address changed is asked again", func(t *testing.T) {
 		port, zs, pods := startZtunnels(t, 2)
 		h := NewHTTPNodeStatus(HTTPNodeStatusOptions{Port: port})
