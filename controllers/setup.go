@@ -5,6 +5,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -41,15 +43,32 @@ type Options struct {
 func OperatorNamespace(ns string) string { return meta.OperatorNamespace(ns) }
 
 // CacheOptions keep the manager's informers small: managed fields are
-// dropped, and Pods are cached only for waypoint replicas (the autoscaler
-// reads their load reports); nothing else in the manager lists Pods.
+// dropped, and Pods are cached only for the pods the operator itself
+// creates (PodCacheSelector); nothing else in the manager lists Pods.
 func CacheOptions() cache.Options {
 	return cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Pod{}: {Label: collector.PodCacheSelector()},
+			&corev1.Pod{}: {Label: PodCacheSelector()},
 		},
 	}
+}
+
+// PodCacheSelector selects the waypoint replicas (the autoscaler reads
+// their load reports) and the ztunnels (their failures, versions and
+// captured pods make the ZtunnelConfig status): pods the operator created,
+// which carry both labels. Other pods, also other meshes' ztunnels, are
+// never cached.
+func PodCacheSelector() labels.Selector {
+	managed, err := labels.NewRequirement(meta.LabelManagedBy, selection.Equals, []string{meta.ManagedBy})
+	if err != nil {
+		panic(err) // constants
+	}
+	name, err := labels.NewRequirement(meta.LabelName, selection.In, []string{"waypoint", "ztunnel"})
+	if err != nil {
+		panic(err)
+	}
+	return labels.NewSelector().Add(*managed, *name)
 }
 
 // Setup registers every reconciler with mgr.

@@ -168,17 +168,39 @@ type ZtunnelConfigStatus struct {
 	// UpdatedNodes is the number of nodes running the desired template.
 	// +optional
 	UpdatedNodes int32 `json:"updatedNodes"`
-	// CapturedPods is the number of pods the ready ztunnels capture.
+	// CapturedPods is the number of pods the ready ztunnels capture, as each
+	// reports on its status endpoint (refreshed about every 30 s).
 	// +optional
 	CapturedPods int32 `json:"capturedPods"`
 	// Version is the release the ztunnels run (or are rolling out to).
 	// +optional
 	Version string `json:"version,omitempty"`
+	// Versions counts the nodes per ztunnel release actually running: one
+	// entry normally, two while a rollout or a rollback is under way. A
+	// node in the middle of its handover counts for both.
+	// +listType=map
+	// +listMapKey=version
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	Versions []ZtunnelVersionStatus `json:"versions,omitempty"`
 	// Conditions: Ready, Progressing, Degraded.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// ZtunnelVersionStatus is what the ztunnels of one release do.
+type ZtunnelVersionStatus struct {
+	// Version is the release (the version label of the ztunnel pods).
+	// +kubebuilder:validation:MaxLength=64
+	Version string `json:"version"`
+	// Nodes running a ztunnel pod of this version that is not being deleted.
+	Nodes int32 `json:"nodes"`
+	// ReadyNodes are the nodes whose ztunnel of this version is ready.
+	ReadyNodes int32 `json:"readyNodes"`
+	// CapturedPods is the sum of the pods these ready ztunnels capture.
+	CapturedPods int32 `json:"capturedPods"`
 }
 
 // ZtunnelConfig deploys the per-node L4 proxies (one DaemonSet) to the nodes
@@ -189,9 +211,10 @@ type ZtunnelConfigStatus struct {
 // +kubebuilder:printcolumn:name="Nodes",type=integer,JSONPath=`.status.desiredNodes`
 // +kubebuilder:printcolumn:name="Ready",type=integer,JSONPath=`.status.readyNodes`
 // +kubebuilder:printcolumn:name="Updated",type=integer,JSONPath=`.status.updatedNodes`
-// +kubebuilder:printcolumn:name="Pods",type=integer,JSONPath=`.status.capturedPods`,priority=1
 // +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.status.version`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Pods",type=integer,JSONPath=`.status.capturedPods`,priority=1,description="Pods captured by the ready ztunnels"
+// +kubebuilder:printcolumn:name="Degraded",type=string,JSONPath=`.status.conditions[?(@.type=="Degraded")].reason`,priority=1,description="Reason of the Degraded condition"
 type ZtunnelConfig struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

@@ -37,7 +37,7 @@ func BuildDaemonSet(zc *meshv1alpha1.ZtunnelConfig, in DaemonSetInput) *appsv1.D
 				RollingUpdate: &appsv1.RollingUpdateDaemonSet{MaxSurge: surge(zc), MaxUnavailable: unavailable(zc)},
 			},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: podLabels(zc), Annotations: map[string]string{
+				ObjectMeta: metav1.ObjectMeta{Labels: podLabels(zc, Version(zc, in.DefaultVersion)), Annotations: map[string]string{
 					"prometheus.io/scrape": "true", "prometheus.io/port": fmt.Sprint(PortMetrics), "prometheus.io/path": "/metrics",
 				}},
 				Spec: podSpec(zc, in),
@@ -179,9 +179,11 @@ func container(zc *meshv1alpha1.ZtunnelConfig, in DaemonSetInput) corev1.Contain
 
 // securityContext grants exactly what in-pod capture needs: NET_ADMIN
 // (nftables rules, policy routes, SO_MARK, IP_TRANSPARENT), SYS_ADMIN
-// (setns into pod network namespaces), NET_RAW (transparent sockets) and
-// SYS_PTRACE (opening /proc/<pid>/ns/net of pods' processes, which run as
-// other users, to adopt running pods). docs/operator.md justifies each.
+// (setns into pod network namespaces) and SYS_PTRACE (opening
+// /proc/<pid>/ns/net of pods' processes, which run as other users, to adopt
+// running pods). Not NET_RAW: the kernel accepts NET_ADMIN for SO_MARK and
+// IP_TRANSPARENT, and ztunnel opens no raw socket. docs/operator.md
+// justifies each.
 // Root uid is required for the capabilities to be effective (Kubernetes has
 // no ambient capabilities); privilege escalation cannot be disabled next to
 // SYS_ADMIN (the API server rejects it), so it is explicit.
@@ -195,7 +197,7 @@ func securityContext() *corev1.SecurityContext {
 		RunAsNonRoot:             new(false),
 		Capabilities: &corev1.Capabilities{
 			Drop: []corev1.Capability{"ALL"},
-			Add:  []corev1.Capability{"NET_ADMIN", "SYS_ADMIN", "NET_RAW", "SYS_PTRACE"},
+			Add:  []corev1.Capability{"NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"},
 		},
 		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 	}

@@ -34,6 +34,10 @@ type Situation struct {
 	BlockedBy string
 	ApplyErr  error
 	Version   string
+	// Failures of the ztunnel pods (DiagnosePods), most severe first.
+	Failures []PodFailure
+	// Observed is what the ztunnel pods and their status endpoints show.
+	Observed Observed
 }
 
 func (s Situation) cond(t string, ok bool, reason, msg string, args ...any) metav1.Condition {
@@ -42,6 +46,18 @@ func (s Situation) cond(t string, ok bool, reason, msg string, args ...any) meta
 		st = metav1.ConditionTrue
 	}
 	return metav1.Condition{Type: t, Status: st, ObservedGeneration: s.Generation, Reason: reason, Message: fmt.Sprintf(msg, args...)}
+}
+
+// ReadyNodes counts the nodes with a ready ztunnel. The DaemonSet judges a
+// node by its oldest pod, which after a handover is the old ztunnel,
+// draining (not ready) for drainSeconds while the new one serves; the pods
+// themselves show the node ready. Either count can only lag the truth, so
+// the larger one is it.
+func (s Situation) ReadyNodes() int32 {
+	if s.DaemonSet == nil {
+		return s.Observed.ReadyNodes
+	}
+	return max(s.DaemonSet.Status.NumberReady, s.Observed.ReadyNodes)
 }
 
 func (s Situation) observedCurrent() bool {
@@ -68,11 +84,11 @@ func ReadyCondition(s Situation) metav1.Condition {
 	switch {
 	case s.observedCurrent() && st.DesiredNumberScheduled == 0:
 		return s.cond(t, false, ReasonNoMatchingNodes, "no node matches the nodeSelector")
-	case s.observedCurrent() && st.UpdatedNumberScheduled >= st.DesiredNumberScheduled && st.NumberReady >= st.DesiredNumberScheduled:
-		return s.cond(t, true, ReasonAllNodesReady, "%d/%d nodes ready at %s", st.NumberReady, st.DesiredNumberScheduled, s.Version)
+	case s.observedCurrent() && st.UpdatedNumberScheduled >= st.DesiredNumberScheduled && s.ReadyNodes() >= st.DesiredNumberScheduled:
+		return s.cond(t, true, ReasonAllNodesReady, "%d/%d nodes ready at %s", s.ReadyNodes(), st.DesiredNumberScheduled, s.Version)
 	default:
 		return s.cond(t, false, ReasonNodesNotReady, "%d/%d nodes ready, %d/%d at the current template (%s)",
-			st.NumberReady, st.DesiredNumberScheduled, st.UpdatedNumberScheduled, st.DesiredNumberScheduled, s.Version)
+			s.ReadyNodes(), st.DesiredNumberScheduled, st.UpdatedNumberScheduled, st.DesiredNumberScheduled, s.Version)
 	}
 }
 
@@ -91,14 +107,17 @@ func ProgressingCondition(s Situation) metav1.Condition {
 	switch {
 	case st.UpdatedNumberScheduled < st.DesiredNumberScheduled:
 		return s.cond(t, true, ReasonRollingOut, "%d/%d nodes at the current template", st.UpdatedNumberScheduled, st.DesiredNumberScheduled)
-	case st.NumberReady < st.DesiredNumberScheduled:
-		return s.cond(t, true, ReasonStarting, "%d/%d nodes ready", st.NumberReady, st.DesiredNumberScheduled)
+	case s.ReadyNodes() < st.DesiredNumberScheduled:
+		return s.cond(t, true, ReasonStarting, "%d/%d nodes ready", s.ReadyNodes(), st.DesiredNumberScheduled)
 	default:
 		return s.cond(t, false, ReasonComplete, "%d nodes at the current template and ready", st.DesiredNumberScheduled)
 	}
 }
 
-// DegradedCondition is True when the desired state cannot be reached.
+// DegradedCondition is True when the desired state cannot be reached: a
+// write failed, or ztunnel pods cannot be pulled, created, kept running or
+// scheduled (the message names the nodes and what the kubelet said), or
+// ztunnels run where they should not.
 func DegradedCondition(s Situation) metav1.Condition {
 	const t = meshv1alpha1.ConditionDegraded
 	switch {
@@ -106,6 +125,9 @@ func DegradedCondition(s Situation) metav1.Condition {
 		return s.cond(t, true, ReasonOverlap, "%s", OverlapMessage(s.BlockedBy))
 	case s.ApplyErr != nil:
 		return s.cond(t, true, ReasonApplyFailed, "%v", s.ApplyErr)
+	case len(s.Failures) > 0:
+		reason, msg := FailureMessage(s.Failures)
+		return s.cond(t, true, reason, "%s", msg)
 	case s.DaemonSet != nil && s.DaemonSet.Status.NumberMisscheduled > 0:
 		return s.cond(t, true, ReasonMisscheduled, "%d nodes run a ztunnel they should not (node labels changed?)",
 			s.DaemonSet.Status.NumberMisscheduled)

@@ -62,9 +62,9 @@ func TestDaemonSetPrivileges(t *testing.T) {
 	if *sc.Privileged || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL" {
 		t.Errorf("must be unprivileged and drop ALL: %+v", sc)
 	}
-	want := map[corev1.Capability]bool{"NET_ADMIN": true, "SYS_ADMIN": true, "NET_RAW": true, "SYS_PTRACE": true}
+	want := map[corev1.Capability]bool{"NET_ADMIN": true, "SYS_ADMIN": true, "SYS_PTRACE": true}
 	if len(sc.Capabilities.Add) != len(want) {
-		t.Errorf("capabilities = %v, want exactly NET_ADMIN, SYS_ADMIN, NET_RAW, SYS_PTRACE", sc.Capabilities.Add)
+		t.Errorf("capabilities = %v, want exactly NET_ADMIN, SYS_ADMIN, SYS_PTRACE", sc.Capabilities.Add)
 	}
 	for _, c := range sc.Capabilities.Add {
 		if !want[c] {

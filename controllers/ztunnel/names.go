@@ -2,6 +2,7 @@ package ztunnel
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 	"github.com/wayfabric/wayfabric/controllers/internal/meta"
@@ -73,9 +74,14 @@ func objectLabels(zc *meshv1alpha1.ZtunnelConfig) map[string]string {
 	})
 }
 
-// podLabels: a ztunnel never captures itself.
-func podLabels(zc *meshv1alpha1.ZtunnelConfig) map[string]string {
-	return meta.Merge(objectLabels(zc), map[string]string{meshv1alpha1.LabelDataplaneMode: "none"})
+// podLabels: a ztunnel never captures itself; the version label lets the
+// status count nodes per release (and Prometheus relabel metrics by it).
+func podLabels(zc *meshv1alpha1.ZtunnelConfig, version string) map[string]string {
+	out := meta.Merge(objectLabels(zc), map[string]string{meshv1alpha1.LabelDataplaneMode: "none"})
+	if len(validation.IsValidLabelValue(version)) == 0 {
+		out[meta.LabelVersion] = version
+	}
+	return out
 }
 
 // Version is spec.version or the default.

@@ -43,6 +43,12 @@ type Reconciler struct {
 	Namespace string
 	// Now is the clock for condition transition times (nil: time.Now).
 	Now func() time.Time
+	// NodeStatus reads each ready ztunnel's status endpoint (captured pods);
+	// SetupWithManager defaults it to NewHTTPNodeStatus.
+	NodeStatus NodeStatusSource
+	// StatusRefresh is how often an active config is reconciled without an
+	// event (0: DefaultStatusRefresh).
+	StatusRefresh time.Duration
 }
 
 // +kubebuilder:rbac:groups=mesh.wayfabric.io,resources=ztunnelconfigs,verbs=get;list;watch
@@ -60,7 +66,9 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=mesh.wayfabric.io,resources=waypoints,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get
 
-// Reconcile brings one ZtunnelConfig's children and status to their desired state.
+// Reconcile brings one ZtunnelConfig's children and status to their desired
+// state. An active config is reconciled again after StatusRefresh, so the
+// captured-pod count stays fresh.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var zc meshv1alpha1.ZtunnelConfig
 	if err := r.Get(ctx, req.NamespacedName, &zc); err != nil {
@@ -93,6 +101,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			ds = applied // fresher than the cache
 		}
 		s.DaemonSet, s.ApplyErr = ds, err
+		if err := r.observe(ctx, &zc, ns, &s); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 
 	now := time.Now
@@ -100,6 +111,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		now = r.Now
 	}
 	st := ComputeStatus(&zc, s, metav1.NewTime(now()))
+	warnPodFailures(r.Recorder, &zc, st)
 	if !StatusUpToDate(zc.Status, st) {
 		if err := r.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(statusApply(&zc, st)),
 			client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
@@ -108,7 +120,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, errors.Join(s.ApplyErr, err)
 		}
 	}
-	return ctrl.Result{}, s.ApplyErr
+	if s.BlockedBy != "" {
+		return ctrl.Result{}, s.ApplyErr
+	}
+	return ctrl.Result{RequeueAfter: r.refresh()}, s.ApplyErr
 }
 
 func (r *Reconciler) daemonSet(ctx context.Context, zc *meshv1alpha1.ZtunnelConfig, ns string) (*appsv1.DaemonSet, error) {
@@ -206,6 +221,9 @@ func (r *Reconciler) removeChildren(ctx context.Context, zc *meshv1alpha1.Ztunne
 // drift is repaired; a change to any ZtunnelConfig's selector (or its
 // creation or deletion) re-arbitrates all of them.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.NodeStatus == nil {
+		r.NodeStatus = NewHTTPNodeStatus(HTTPNodeStatusOptions{Log: mgr.GetLogger().WithName("ztunnel-status")})
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&meshv1alpha1.ZtunnelConfig{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&corev1.ServiceAccount{}).
@@ -215,6 +233,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&rbacv1.ClusterRoleBinding{}).
 		Watches(&meshv1alpha1.ZtunnelConfig{}, handler.EnqueueRequestsFromMapFunc(r.everyConfig),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// The ztunnel pods tell why nodes are not ready, and which versions run.
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podToConfig),
+			builder.WithPredicates(predicate.NewPredicateFuncs(isZtunnelPod(namespaceOr(r.Namespace))))).
 		Named("ztunnelconfig").
 		Complete(r)
 }

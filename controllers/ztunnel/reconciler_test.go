@@ -126,7 +126,7 @@ var _ = Describe("ZtunnelConfig reconciler", func() {
 		Eventually(func(g Gomega) {
 			c := daemonSet(ctx, "drift").Spec.Template.Spec.Containers[0]
 			g.Expect(c.Image).To(Equal(imageRepo + ":" + defaultVersion))
-			g.Expect(c.SecurityContext.Capabilities.Add).To(ConsistOf(BeEquivalentTo("NET_ADMIN"), BeEquivalentTo("SYS_ADMIN"), BeEquivalentTo("NET_RAW"), BeEquivalentTo("SYS_PTRACE")))
+			g.Expect(c.SecurityContext.Capabilities.Add).To(ConsistOf(BeEquivalentTo("NET_ADMIN"), BeEquivalentTo("SYS_ADMIN"), BeEquivalentTo("SYS_PTRACE")))
 		}).Should(Succeed())
 	})
 

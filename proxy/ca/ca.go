@@ -59,11 +59,13 @@ type Options struct {
 	// default "wayfabric-trust-bundle". "-" disables it.
 	BundleConfigMap string
 	// NodeProxies are the service accounts of ztunnels; they may obtain
-	// the identity of any pod on their own node. Default <Namespace>/ztunnel.
-	// Ignored when IsNodeProxy is set.
+	// the identity of any pod on their own node. Ignored when IsNodeProxy
+	// is set. There is no default: without either, no caller is a node
+	// proxy (a guessed account name would be a standing grant).
 	NodeProxies []types.NamespacedName
-	// IsNodeProxy decides dynamically which service accounts are ztunnels
-	// (the manager: one per ZtunnelConfig); nil means NodeProxies.
+	// IsNodeProxy decides dynamically which service accounts are ztunnels.
+	// The manager uses ztunnel.NodeProxyCheck: ztunnel-<ZtunnelConfig> in
+	// the operator namespace, for a ZtunnelConfig that exists.
 	IsNodeProxy NodeProxyCheck
 	// DNSNames of the CA's serving certificate; default
 	// wayfabric-ca.<ns>.svc and wayfabric-ca.<ns>.svc.cluster.local.
@@ -128,9 +130,6 @@ func New(opts Options) (*CA, error) {
 	}
 	if opts.BundleConfigMap == "" {
 		opts.BundleConfigMap = DefaultBundleConfigMap
-	}
-	if len(opts.NodeProxies) == 0 {
-		opts.NodeProxies = []types.NamespacedName{{Namespace: opts.Namespace, Name: "ztunnel"}}
 	}
 	if len(opts.DNSNames) == 0 {
 		opts.DNSNames = []string{"wayfabric-ca." + opts.Namespace + ".svc", "wayfabric-ca." + opts.Namespace + ".svc.cluster.local"}

@@ -75,11 +75,16 @@ func needEnvtest(t *testing.T) {
 	}
 }
 
+// ztunnelSA is the node proxy account, named as the operator names the
+// ServiceAccount of ZtunnelConfig "default".
+const ztunnelSA = "ztunnel-default"
+
 // Pods: ztunnel-a on node-a, ztunnel-b on node-b; web on node-a, db on
 // node-b, waypoint on node-a.
 var seedPods = []struct{ ns, name, sa, node string }{
-	{systemNS, "ztunnel-a", "ztunnel", "node-a"},
-	{systemNS, "ztunnel-b", "ztunnel", "node-b"},
+	{systemNS, "ztunnel-a", ztunnelSA, "node-a"},
+	{systemNS, "ztunnel-b", ztunnelSA, "node-b"},
+	{systemNS, "impostor-a", "ztunnel", "node-a"}, // an account named like a node proxy, not one
 	{appsNS, "web-1", "web", "node-a"},
 	{appsNS, "db-1", "db", "node-b"},
 	{appsNS, "waypoint-1", "waypoint", "node-a"},
@@ -154,6 +159,9 @@ func startCA(t *testing.T, opts Options) *CA {
 	if opts.TrustDomain == "" {
 		opts.TrustDomain = td
 	}
+	if opts.NodeProxies == nil && opts.IsNodeProxy == nil {
+		opts.NodeProxies = []types.NamespacedName{{Namespace: systemNS, Name: ztunnelSA}}
+	}
 	ca, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -215,11 +223,12 @@ func TestCAAuthorization(t *testing.T) {
 		want       identity.ID
 		wantStatus int // 0: issued
 	}{
-		{"ztunnel gets identity of a pod on its node", token(t, systemNS, "ztunnel", "ztunnel-a", "wayfabric"), id(appsNS, "web"), 0},
-		{"ztunnel on node-b gets db on node-b", token(t, systemNS, "ztunnel", "ztunnel-b", "wayfabric"), id(appsNS, "db"), 0},
-		{"ztunnel on node-a cannot get db on node-b", token(t, systemNS, "ztunnel", "ztunnel-a", "wayfabric"), id(appsNS, "db"), 403},
-		{"ztunnel cannot get an identity with no pod at all", token(t, systemNS, "ztunnel", "ztunnel-a", "wayfabric"), id(appsNS, "ghost"), 403},
-		{"ztunnel token not bound to a pod", token(t, systemNS, "ztunnel", "", "wayfabric"), id(appsNS, "web"), 403},
+		{"ztunnel gets identity of a pod on its node", token(t, systemNS, ztunnelSA, "ztunnel-a", "wayfabric"), id(appsNS, "web"), 0},
+		{"ztunnel on node-b gets db on node-b", token(t, systemNS, ztunnelSA, "ztunnel-b", "wayfabric"), id(appsNS, "db"), 0},
+		{"ztunnel on node-a cannot get db on node-b", token(t, systemNS, ztunnelSA, "ztunnel-a", "wayfabric"), id(appsNS, "db"), 403},
+		{"ztunnel cannot get an identity with no pod at all", token(t, systemNS, ztunnelSA, "ztunnel-a", "wayfabric"), id(appsNS, "ghost"), 403},
+		{"an account named ztunnel is no node proxy", token(t, systemNS, "ztunnel", "impostor-a", "wayfabric"), id(appsNS, "web"), 403},
+		{"ztunnel token not bound to a pod", token(t, systemNS, ztunnelSA, "", "wayfabric"), id(appsNS, "web"), 403},
 		{"waypoint gets its own identity", token(t, appsNS, "waypoint", "waypoint-1", "wayfabric"), id(appsNS, "waypoint"), 0},
 		{"waypoint cannot get another account's identity", token(t, appsNS, "waypoint", "waypoint-1", "wayfabric"), id(appsNS, "web"), 403},
 		{"token for another audience", token(t, appsNS, "waypoint", "waypoint-1", "https://kubernetes.default.svc.cluster.local"), id(appsNS, "waypoint"), 401},

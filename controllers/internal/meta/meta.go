@@ -17,6 +17,7 @@ const (
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	LabelComponent = "app.kubernetes.io/component"
 	LabelPartOf    = "app.kubernetes.io/part-of"
+	LabelVersion   = "app.kubernetes.io/version"
 	ManagedBy      = "wayfabric"
 )
 

@@ -39,6 +39,7 @@ import (
 	"os/signal"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -203,6 +204,24 @@ func serve(ctx context.Context, args []string) error {
 	return srv.Shutdown(sctx)
 }
 
+// shares lists the answers per pod with their share, sorted by pod name:
+// "{echo-a-7d9f-x2k4q:199(80%) echo-b-5c6b-q8z7w:51(20%)}". It shows a
+// weighted split at a glance.
+func shares(by map[string]int) string {
+	total := 0
+	pods := make([]string, 0, len(by))
+	for p, n := range by {
+		pods = append(pods, p)
+		total += n
+	}
+	slices.Sort(pods)
+	parts := make([]string, 0, len(pods))
+	for _, p := range pods {
+		parts = append(parts, fmt.Sprintf("%s:%d(%.0f%%)", p, by[p], 100*float64(by[p])/float64(total)))
+	}
+	return "{" + strings.Join(parts, " ") + "}"
+}
+
 // Summary is the result of a load run (printed as "SUMMARY <json>").
 type Summary struct {
 	Mode        string         `json:"mode"`
@@ -257,6 +276,7 @@ func load(ctx context.Context, args []string) error {
 		mu      sync.Mutex
 		lat     []time.Duration
 		byPod   = map[string]int{}
+		lastBy  = map[string]int{} // answers per pod since the last PROGRESS line
 		errs    []string
 		sent    int
 		failed  int
@@ -274,6 +294,7 @@ func load(ctx context.Context, args []string) error {
 			return
 		}
 		byPod[pod]++
+		lastBy[pod]++
 	}
 	one := func() {
 		start := time.Now()
@@ -321,12 +342,12 @@ loop:
 		}
 		if *progress > 0 && time.Since(lastProgress) >= *progress {
 			mu.Lock()
-			window := lat
-			lat = nil // a long-running client keeps one interval, not its whole history
+			window, by := lat, lastBy
+			lat, lastBy = nil, map[string]int{} // a long-running client keeps one interval, not its whole history
 			f, d := failed, dropped
 			mu.Unlock()
 			slices.Sort(window)
-			fmt.Printf("PROGRESS sent=%d failed=%d dropped=%d lastInterval={done:%d p99ms:%.1f}\n", sent, f, d, len(window), percentileMs(window, 0.99))
+			fmt.Printf("PROGRESS sent=%d failed=%d dropped=%d lastInterval={done:%d p99ms:%.1f byPod:%s}\n", sent, f, d, len(window), percentileMs(window, 0.99), shares(by))
 			lastProgress = time.Now()
 		}
 		select {
