@@ -6,8 +6,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/wayfabric/wayfabric/controllers"
+	"github.com/wayfabric/wayfabric/controllers/ca"
 	"github.com/wayfabric/wayfabric/controllers/ztunnel"
-	"github.com/wayfabric/wayfabric/proxy/ca"
 )
 
 // addCA runs the mesh CA in every manager replica (it needs no leader).

@@ -48,7 +48,7 @@ const (
 )
 
 // TrustBundleConfigMap is the ConfigMap (key TrustBundleKey) holding the mesh
-// CA's root certificates, published by the CA (proxy/ca).
+// CA's root certificates, published by the CA (controllers/ca).
 const (
 	TrustBundleConfigMap = "wayfabric-trust-bundle"
 	TrustBundleKey       = "root-cert.pem"
