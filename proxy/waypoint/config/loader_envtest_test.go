@@ -18,8 +18,8 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
+	"github.com/wayfabric/wayfabric/internal/testenv"
 	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
-	"github.com/wayfabric/wayfabric/test/testenv"
 )
 
 // TestLoaderAgainstAPIServer runs the loader against a real kube-apiserver
