@@ -81,7 +81,7 @@ bench-authz: ## Waypoint requests/s per core with 0, 10 and 100 authorization ru
 
 .PHONY: bench-autoscaler
 bench-autoscaler: ## Autoscaling policy vs the HPA algorithm on simulated traces.
-	go test -count=1 -run TestComparison -v ./controllers/autoscaling/simulation/
+	go test -count=1 -run TestComparison -v ./test/simulation/
 
 ##@ Build
 
