@@ -15,7 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/wayfabric/wayfabric/proxy/waypoint/loadreport"
+	"github.com/wayfabric/wayfabric/api/loadreport"
 )
 
 // replicaServer is a real HTTP server on one loopback address standing in

@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/wayfabric/wayfabric/proxy/waypoint/loadreport"
+	"github.com/wayfabric/wayfabric/api/loadreport"
 )
 
 // Defaults of HTTPSource (the port 15020 contract of the waypoint proxy).

@@ -6,57 +6,16 @@ import (
 	"time"
 
 	"github.com/prometheus/procfs"
+
+	wire "github.com/wayfabric/wayfabric/api/loadreport"
 )
 
-// ReportVersion is bumped on incompatible changes of the JSON format.
-const ReportVersion = 1
-
-// Report is the load report served as JSON (format: docs/load-report.md).
-type Report struct {
-	Version     int         `json:"version"`
-	Timestamp   time.Time   `json:"timestamp"`
-	Draining    bool        `json:"draining"`
-	Requests    Requests    `json:"requests"`
-	Concurrency Concurrency `json:"concurrency"`
-	Latency     Latency     `json:"latencySeconds"`
-	Process     Process     `json:"process"`
-}
-
-// Requests are completed requests.
-type Requests struct {
-	PerSecond1s  float64 `json:"perSecond1s"`
-	PerSecond10s float64 `json:"perSecond10s"`
-	Total        int64   `json:"total"`
-}
-
-// Concurrency is requests in flight.
-type Concurrency struct {
-	Current    int64   `json:"current"`
-	Average1s  float64 `json:"average1s"`
-	Average10s float64 `json:"average10s"`
-}
-
-// Latency quantiles over the last 10 complete seconds.
-type Latency struct {
-	P50   float64 `json:"p50"`
-	P90   float64 `json:"p90"`
-	P99   float64 `json:"p99"`
-	Mean  float64 `json:"mean"`
-	Count int64   `json:"count"`
-}
-
-// Process resource usage.
-type Process struct {
-	CPUSecondsTotal     float64 `json:"cpuSecondsTotal"`
-	ResidentMemoryBytes int64   `json:"residentMemoryBytes"`
-}
-
 // Snapshot computes the report over the last complete seconds.
-func (r *Recorder) Snapshot() Report {
+func (r *Recorder) Snapshot() wire.Report {
 	now := r.clock()
 	r.account(now)
 	cur := now / nanosPerSec
-	rep := Report{Version: ReportVersion, Timestamp: time.Now().UTC()}
+	rep := wire.Report{Version: wire.ReportVersion, Timestamp: time.Now().UTC()}
 	rep.Concurrency.Current = r.inflight.Load()
 	rep.Requests.Total = r.total.Load()
 
@@ -86,7 +45,7 @@ func (r *Recorder) Snapshot() Report {
 	rep.Requests.PerSecond10s = float64(req10) / longWindow
 	rep.Concurrency.Average10s = float64(area10) / float64(longWindow*nanosPerSec)
 	q := quantiles(&counts, uint64(req10), 0.5, 0.9, 0.99)
-	rep.Latency = Latency{P50: q[0], P90: q[1], P99: q[2], Count: req10}
+	rep.Latency = wire.Latency{P50: q[0], P90: q[1], P99: q[2], Count: req10}
 	if req10 > 0 {
 		rep.Latency.Mean = float64(latSum) / float64(req10) / 1e9
 	}
@@ -94,16 +53,16 @@ func (r *Recorder) Snapshot() Report {
 	return rep
 }
 
-func readProcess() Process {
+func readProcess() wire.Process {
 	p, err := procfs.Self()
 	if err != nil {
-		return Process{}
+		return wire.Process{}
 	}
 	st, err := p.Stat()
 	if err != nil {
-		return Process{}
+		return wire.Process{}
 	}
-	return Process{CPUSecondsTotal: st.CPUTime(), ResidentMemoryBytes: int64(st.ResidentMemory())}
+	return wire.Process{CPUSecondsTotal: st.CPUTime(), ResidentMemoryBytes: int64(st.ResidentMemory())}
 }
 
 // Handler serves the report as JSON. draining may be nil.
