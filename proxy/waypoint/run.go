@@ -1,4 +1,4 @@
-package main
+package waypoint
 
 import (
 	"context"
@@ -19,22 +19,21 @@ import (
 
 	"github.com/wayfabric/wayfabric/proxy/hbone"
 	"github.com/wayfabric/wayfabric/proxy/identity"
-	"github.com/wayfabric/wayfabric/proxy/waypoint"
 	"github.com/wayfabric/wayfabric/proxy/waypoint/config"
 	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
 )
 
-// run serves until ctx ends (SIGTERM), then drains:
-// readiness fails → GOAWAY / Connection: close → accept window → stop
-// accepting → in-flight requests finish → return, all within drainSeconds.
-func run(ctx context.Context, o options, log logr.Logger) error {
-	wp := routing.Waypoint{Namespace: o.namespace, Name: o.name}
-	cfg := waypoint.Config{Log: log}
+// Run is the waypoint process: it serves until ctx ends (SIGTERM), then
+// drains: readiness fails → GOAWAY / Connection: close → accept window →
+// stop accepting → in-flight requests finish → return, all within o.Drain.
+func Run(ctx context.Context, o RunOptions, log logr.Logger) error {
+	wp := routing.Waypoint{Namespace: o.Namespace, Name: o.Name}
+	cfg := Config{Log: log}
 	// Certificates keep renewing through the drain, so not tied to ctx.
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	var id *meshIdentity
-	if o.hboneAddr != "" {
+	if o.HBONEAddr != "" {
 		var err error
 		if id, err = newMeshIdentity(bg, o, log); err != nil {
 			return err
@@ -44,17 +43,17 @@ func run(ctx context.Context, o options, log logr.Logger) error {
 			return err
 		}
 		defer hcli.Close()
-		cfg.MeshDialer = &waypoint.HBONEDialer{Client: hcli, Source: id.self, TrustDomain: o.trustDomain, Port: uint16(o.hbonePeerPort)}
+		cfg.MeshDialer = &HBONEDialer{Client: hcli, Source: id.self, TrustDomain: o.TrustDomain, Port: o.HBONEPeerPort}
 		cfg.ReadinessChecks = append(cfg.ReadinessChecks, startCertGate(bg, id.certs, id.self, log).Check)
 	}
-	p := waypoint.New(cfg)
+	p := New(cfg)
 	var hsrv *hbone.Server
 
 	loadCtx, stopLoading := context.WithCancel(bg)
 	defer stopLoading()
 	loadErr := make(chan error, 1)
-	if o.staticConfig != "" {
-		in, err := config.LoadFile(o.staticConfig, wp)
+	if o.StaticConfig != "" {
+		in, err := config.LoadFile(o.StaticConfig, wp)
 		if err != nil {
 			return fmt.Errorf("static config: %w", err)
 		}
@@ -69,7 +68,7 @@ func run(ctx context.Context, o options, log logr.Logger) error {
 		}
 		p.SetTable(t)
 	} else {
-		rc, err := restConfig(o.kubeconfig)
+		rc, err := restConfig(o.Kubeconfig)
 		if err != nil {
 			return err
 		}
@@ -79,14 +78,14 @@ func run(ctx context.Context, o options, log logr.Logger) error {
 	}
 
 	servers := []*http.Server{
-		{Addr: o.statsAddr, Handler: p.StatsHandler(), ReadHeaderTimeout: 5 * time.Second},
-		{Addr: o.readyAddr, Handler: p.ReadyHandler(), ReadHeaderTimeout: 5 * time.Second},
+		{Addr: o.StatsAddr, Handler: p.StatsHandler(), ReadHeaderTimeout: 5 * time.Second},
+		{Addr: o.ReadyAddr, Handler: p.ReadyHandler(), ReadHeaderTimeout: 5 * time.Second},
 	}
-	if o.debugAddr != "" {
-		servers = append(servers, &http.Server{Addr: o.debugAddr, Handler: pprofMux(), ReadHeaderTimeout: 5 * time.Second})
+	if o.DebugAddr != "" {
+		servers = append(servers, &http.Server{Addr: o.DebugAddr, Handler: pprofMux(), ReadHeaderTimeout: 5 * time.Second})
 	}
 	var listeners []net.Listener
-	serveErr := make(chan error, 4+len(o.plaintext))
+	serveErr := make(chan error, 4+len(o.Plaintext))
 	for _, s := range servers {
 		ln, err := net.Listen("tcp", s.Addr)
 		if err != nil {
@@ -94,31 +93,31 @@ func run(ctx context.Context, o options, log logr.Logger) error {
 		}
 		go func() { serveErr <- s.Serve(ln) }()
 	}
-	for _, pl := range o.plaintext {
-		ln, err := net.Listen("tcp", pl.listen)
+	for _, pl := range o.Plaintext {
+		ln, err := net.Listen("tcp", pl.Listen)
 		if err != nil {
 			return err
 		}
 		listeners = append(listeners, ln)
-		go func() { serveErr <- p.ServeTCP(ln, pl.dst) }()
-		log.Info("plaintext listener", "listen", ln.Addr().String(), "destination", pl.dst.String())
+		go func() { serveErr <- p.ServeTCP(ln, pl.Destination) }()
+		log.Info("plaintext listener", "listen", ln.Addr().String(), "destination", pl.Destination.String())
 	}
 	if id != nil {
 		var err error
 		hsrv, err = hbone.NewServer(hbone.ServerConfig{
-			TLS: identity.ServerTLS{Certs: id.certs, Bundle: id.bundle, LocalID: id.self, Authorize: identity.InTrustDomain(o.trustDomain)}.Config(),
+			TLS: identity.ServerTLS{Certs: id.certs, Bundle: id.bundle, LocalID: id.self, Authorize: identity.InTrustDomain(o.TrustDomain)}.Config(),
 			Log: log.WithName("hbone-server"),
 		}, p.HBONEHandler())
 		if err != nil {
 			return err
 		}
-		ln, err := net.Listen("tcp", o.hboneAddr)
+		ln, err := net.Listen("tcp", o.HBONEAddr)
 		if err != nil {
 			return err
 		}
 		go func() { serveErr <- hsrv.Serve(ln) }()
 	}
-	log.Info("waypoint serving", "namespace", o.namespace, "name", o.name, "hbone", o.hboneAddr, "stats", o.statsAddr, "ready", o.readyAddr)
+	log.Info("waypoint serving", "namespace", o.Namespace, "name", o.Name, "hbone", o.HBONEAddr, "stats", o.StatsAddr, "ready", o.ReadyAddr)
 
 	select {
 	case <-ctx.Done():
@@ -183,12 +182,12 @@ type meshIdentity struct {
 	bundle *identity.Bundle
 }
 
-func newMeshIdentity(ctx context.Context, o options, log logr.Logger) (*meshIdentity, error) {
-	self, err := identity.New(o.trustDomain, o.namespace, o.serviceAccount)
+func newMeshIdentity(ctx context.Context, o RunOptions, log logr.Logger) (*meshIdentity, error) {
+	self, err := identity.New(o.TrustDomain, o.Namespace, o.ServiceAccount)
 	if err != nil {
 		return nil, err
 	}
-	pem, err := os.ReadFile(o.rootCertFile)
+	pem, err := os.ReadFile(o.RootCertFile)
 	if err != nil {
 		return nil, fmt.Errorf("root certificate: %w", err)
 	}
@@ -197,10 +196,10 @@ func newMeshIdentity(ctx context.Context, o options, log logr.Logger) (*meshIden
 		return nil, fmt.Errorf("root certificate: %w", err)
 	}
 	bundle := identity.NewBundle(roots...)
-	if o.certFile != "" {
-		certs, err := staticCerts(self, o.certFile, o.keyFile)
+	if o.CertFile != "" {
+		certs, err := staticCerts(self, o.CertFile, o.KeyFile)
 		return &meshIdentity{self: self, certs: certs, bundle: bundle}, err
 	}
-	issuer := &identity.CAClient{URL: o.caURL, Token: identity.TokenFile(o.tokenFile), Bundle: bundle}
+	issuer := &identity.CAClient{URL: o.CAURL, Token: identity.TokenFile(o.TokenFile), Bundle: bundle}
 	return &meshIdentity{self: self, certs: identity.NewCertCache(ctx, issuer, bundle, identity.CacheOptions{Log: log.WithName("certs")}), bundle: bundle}, nil
 }
