@@ -8,6 +8,9 @@ import "time"
 // ReportVersion is bumped on incompatible changes of the JSON format.
 const ReportVersion = 1
 
+// Path is where a waypoint serves the report, on its stats port (15020).
+const Path = "/load"
+
 // Report is the load report served as JSON (format: docs/load-report.md).
 type Report struct {
 	Version     int         `json:"version"`

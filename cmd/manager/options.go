@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/wayfabric/wayfabric/controllers/ca"
 	"github.com/wayfabric/wayfabric/proxy/identity"
 )
 
@@ -44,7 +45,7 @@ func (o *options) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.namespace, "namespace", "",
 		"the operator's namespace: ztunnels, the CA root Secret and trust bundle live there (default: $POD_NAMESPACE, else wayfabric-system)")
 	fs.StringVar(&o.trustDomain, "trust-domain", "cluster.local", "trust domain of the SPIFFE identities the CA issues")
-	fs.StringVar(&o.caAddr, "ca-bind-address", ":15012", "address of the mesh CA (HTTPS); empty disables the CA")
+	fs.StringVar(&o.caAddr, "ca-bind-address", ca.DefaultAddr, "address of the mesh CA (HTTPS); empty disables the CA")
 	fs.StringVar(&o.defaultVersion, "default-version", "",
 		"proxy release used when spec.version is empty (default: the manager's own release)")
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wayfabric/wayfabric/api/mesh"
 	"github.com/wayfabric/wayfabric/proxy/waypoint"
 )
 
@@ -35,19 +36,20 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.TrustDomain, "trust-domain", "cluster.local", "SPIFFE trust domain")
 	fs.StringVar(&r.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config)")
 	fs.StringVar(&r.StaticConfig, "static-config", "", "read Services, EndpointSlices, HTTPRoutes... from this YAML file instead of the API server")
-	fs.StringVar(&r.HBONEAddr, "hbone-addr", ":15008", "HBONE listen address (empty disables HBONE)")
-	fs.StringVar(&r.StatsAddr, "stats-addr", ":15020", "load report (/load) and Prometheus (/metrics) listen address")
-	fs.StringVar(&r.ReadyAddr, "ready-addr", ":15021", "readiness (/healthz/ready) listen address")
+	fs.StringVar(&r.HBONEAddr, "hbone-addr", fmt.Sprintf(":%d", mesh.PortHBONE), "HBONE listen address (empty disables HBONE)")
+	fs.StringVar(&r.StatsAddr, "stats-addr", fmt.Sprintf(":%d", mesh.PortStats), "load report (/load) and Prometheus (/metrics) listen address")
+	fs.StringVar(&r.ReadyAddr, "ready-addr", fmt.Sprintf(":%d", mesh.PortReadiness), "readiness (/healthz/ready) listen address")
 	fs.StringVar(&r.DebugAddr, "debug-addr", "", "serve Go profiling (/debug/pprof/) here; empty disables it, keep it on loopback")
 	fs.StringVar(&r.CAURL, "ca-url", "", "mesh CA URL, e.g. https://wayfabric-ca.wayfabric-system.svc:15012 (required for HBONE)")
 	fs.StringVar(&r.RootCertFile, "root-cert", "/var/run/secrets/wayfabric/root-cert.pem", "PEM trust bundle of the mesh CA")
 	fs.StringVar(&r.TokenFile, "token-file", "/var/run/secrets/tokens/wayfabric-token", "projected service-account token presented to the CA")
 	fs.StringVar(&r.CertFile, "cert-file", "", "PEM workload certificate chain to use instead of the mesh CA (benchmarks, running without a cluster); needs --key-file")
 	fs.StringVar(&r.KeyFile, "key-file", "", "PEM private key of --cert-file")
-	fs.UintVar(&o.hbonePeerPort, "hbone-peer-port", 15008, "port of the HBONE listener of in-mesh destinations (their ztunnels)")
+	fs.UintVar(&o.hbonePeerPort, "hbone-peer-port", uint(mesh.PortHBONE), "port of the HBONE listener of in-mesh destinations (their ztunnels)")
 	fs.Var(&o.plaintext, "plaintext-listener", "LISTEN=DESTINATION (e.g. 127.0.0.1:18080=10.96.0.10:80): serve plain TCP as if tunnelled to DESTINATION; for benchmarks and debugging, repeatable")
 	fs.Float64Var(&o.drainSeconds, "drain-seconds", 30, "on SIGTERM, exit within this many seconds")
 	fs.Float64Var(&o.drainAcceptSeconds, "drain-accept-seconds", 5, "after readiness fails, keep accepting new streams this long (endpoint removal propagation); capped at half of drain-seconds")
+	fs.IntVar(&r.MemoryLimitPercent, "memory-limit-percent", 90, "hold the Go soft memory limit at this percentage of the container's memory limit, following in-place resizes; 0 disables")
 	fs.IntVar(&o.verbosity, "v", 0, "log verbosity")
 }
 
@@ -58,6 +60,9 @@ func (o *options) validate() error {
 	}
 	if o.drainSeconds <= 0 {
 		errs = append(errs, errors.New("--drain-seconds must be positive"))
+	}
+	if o.run.MemoryLimitPercent < 0 || o.run.MemoryLimitPercent > 100 {
+		errs = append(errs, errors.New("--memory-limit-percent must be between 0 and 100"))
 	}
 	if o.drainAcceptSeconds < 0 {
 		errs = append(errs, errors.New("--drain-accept-seconds must not be negative"))

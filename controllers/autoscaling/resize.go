@@ -69,7 +69,7 @@ func (c *Controller) stepResize(ctx context.Context, wp *meshv1alpha1.Waypoint, 
 		if run.done[p.Name] || !needsResize(p, run.target) {
 			continue
 		}
-		if err := c.resizePod(ctx, p, ctr, run.target); err != nil {
+		if err := c.resizePod(ctx, wp, p, ctr, run.target); err != nil {
 			if c.resizeUnsupported(ctx, p, err) {
 				// Old cluster: fall back to a rolling update of the template.
 				c.event(wp, corev1.EventTypeWarning, ReasonInPlaceUnsupported,
@@ -104,7 +104,7 @@ func (c *Controller) stepResize(ctx context.Context, wp *meshv1alpha1.Waypoint, 
 // pods lists a Waypoint's pods from the cache, by name so runs are ordered.
 func (c *Controller) pods(ctx context.Context, wp *meshv1alpha1.Waypoint) ([]*corev1.Pod, error) {
 	var list corev1.PodList
-	if err := c.client.List(ctx, &list, client.InNamespace(wp.Namespace), client.MatchingLabels{collector.LabelWaypoint: wp.Name}); err != nil {
+	if err := c.client.List(ctx, &list, client.InNamespace(wp.Namespace), client.MatchingLabels{meshv1alpha1.LabelWaypoint: wp.Name}); err != nil {
 		return nil, err
 	}
 	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
@@ -174,12 +174,13 @@ func (c *Controller) abandon(wp *meshv1alpha1.Waypoint, st *state, now time.Time
 	st.resize, st.resizeBackoff = nil, now.Add(minInterval(wp))
 }
 
-// resizePod patches the waypoint container's requests (and limits, keeping
-// their ratio) through the pods/resize subresource.
-func (c *Controller) resizePod(ctx context.Context, p *corev1.Pod, ctr *corev1.Container, target vertical.Resources) error {
-	limits := vertical.ScaleLimits(toResources(ctr.Resources.Requests), toResources(ctr.Resources.Limits), target)
+// resizePod patches the waypoint container's CPU and memory requests, and
+// limits by the Waypoint's one resources rule (ContainerResources), through
+// the pods/resize subresource.
+func (c *Controller) resizePod(ctx context.Context, wp *meshv1alpha1.Waypoint, p *corev1.Pod, ctr *corev1.Container, target vertical.Resources) error {
+	want := wp.ContainerResources(toList(target))
 	res := map[string]any{"requests": toList(target)}
-	if l := toList(limits); len(l) > 0 {
+	if l := toList(toResources(want.Limits)); len(l) > 0 {
 		res["limits"] = l
 	}
 	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"containers": []any{

@@ -48,7 +48,7 @@ func (c *Controller) step(ctx context.Context, wp *meshv1alpha1.Waypoint, st *st
 	}
 
 	var decision *horizontal.Decision
-	if horizontalOn(wp) {
+	if wp.HorizontalEnabled() {
 		if st.decided {
 			out.DesiredReplicas = new(st.desired)
 		}
@@ -110,7 +110,11 @@ func (c *Controller) writeIfNeeded(ctx context.Context, wp *meshv1alpha1.Waypoin
 func (c *Controller) scale(wp *meshv1alpha1.Waypoint, st *state, deploy *appsv1.Deployment, snap collector.Snapshot, now time.Time) (horizontal.Decision, error) {
 	current := st.desired
 	if !st.decided {
-		current = startingReplicas(wp, deploy)
+		var running *int32
+		if deploy != nil {
+			running = deploy.Spec.Replicas
+		}
+		current = wp.StartingReplicas(running)
 	}
 	d, err := st.hz.Decide(horizontal.Input{Now: now, Samples: samples(snap), ReadyReplicas: snap.Ready, CurrentReplicas: current})
 	if err != nil {
@@ -126,19 +130,6 @@ func (c *Controller) scale(wp *meshv1alpha1.Waypoint, st *state, deploy *appsv1.
 		}
 	}
 	return d, nil
-}
-
-// startingReplicas is the current count before the first decision: the
-// Deployment's replicas (so a restarted manager starts from the running
-// fleet and never below it), else the last desired count, else minReplicas.
-func startingReplicas(wp *meshv1alpha1.Waypoint, deploy *appsv1.Deployment) int32 {
-	if deploy != nil && deploy.Spec.Replicas != nil {
-		return *deploy.Spec.Replicas
-	}
-	if wp.Status.DesiredReplicas > 0 {
-		return wp.Status.DesiredReplicas
-	}
-	return max(wp.Spec.Autoscaling.Horizontal.MinReplicas, 1)
 }
 
 // deployment reads the Waypoint's Deployment (same name) from the cache.

@@ -12,9 +12,6 @@ import (
 	"github.com/wayfabric/wayfabric/controllers/autoscaling/vertical"
 )
 
-// ContainerName is the waypoint proxy's container in the pod template.
-const ContainerName = "waypoint"
-
 // recommend feeds the recommender, decides whether to apply, and applies:
 // Recommend writes status only; Rolling records Applied (the Deployment
 // builder then rolls the fleet); InPlace resizes the running pods one at a
@@ -91,7 +88,7 @@ func (c *Controller) currentRequests(wp *meshv1alpha1.Waypoint, st *state, deplo
 			return toResources(ctr.Resources.Requests)
 		}
 	}
-	return toResources(EffectiveResources(wp).Requests)
+	return toResources(wp.TemplateResources().Requests)
 }
 
 // logUpdate logs the vertical decision when its rule changes, not every tick.
@@ -111,7 +108,7 @@ func (c *Controller) event(wp *meshv1alpha1.Waypoint, typ, reason, msg string) {
 // container is the waypoint container, or the first one.
 func container(cs []corev1.Container) *corev1.Container {
 	for i := range cs {
-		if cs[i].Name == ContainerName {
+		if cs[i].Name == meshv1alpha1.WaypointContainerName {
 			return &cs[i]
 		}
 	}

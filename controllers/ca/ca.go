@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	"github.com/wayfabric/wayfabric/controllers/internal/meta"
 	"github.com/wayfabric/wayfabric/proxy/identity"
 )
 
@@ -39,8 +40,8 @@ const (
 	DefaultCertTTL         = 24 * time.Hour
 	DefaultRootTTL         = 10 * 365 * 24 * time.Hour
 	DefaultSecretName      = "wayfabric-ca"
-	DefaultBundleConfigMap = "wayfabric-trust-bundle"
-	BundleConfigMapKey     = "root-cert.pem"
+	DefaultBundleConfigMap = meta.TrustBundleConfigMap
+	BundleConfigMapKey     = meta.TrustBundleKey
 	defaultRefresh         = 30 * time.Second
 )
 

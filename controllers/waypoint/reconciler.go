@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -25,9 +24,9 @@ import (
 	"github.com/wayfabric/wayfabric/controllers/internal/events"
 )
 
-// DefaultMaxConcurrentReconciles: reconciles mostly wait on the API server,
-// so a few in flight keep a large fleet converging quickly.
-const DefaultMaxConcurrentReconciles = 8
+// MaxConcurrentReconciles: reconciles mostly wait on the API server, so a
+// few in flight keep a large fleet converging quickly.
+const MaxConcurrentReconciles = 8
 
 // Reconciler turns a Waypoint into a ServiceAccount, Deployment, Service and
 // PodDisruptionBudget.
@@ -41,12 +40,6 @@ type Reconciler struct {
 	// Namespace is the operator's (for the CA address); empty means
 	// POD_NAMESPACE, else wayfabric-system.
 	Namespace string
-	// RequestsOverride picks the template's requests (nil: AppliedRequests).
-	RequestsOverride RequestsOverride
-	// MaxConcurrentReconciles defaults to DefaultMaxConcurrentReconciles.
-	MaxConcurrentReconciles int
-	// Now is the clock for condition transition times (nil: time.Now).
-	Now func() time.Time
 }
 
 // +kubebuilder:rbac:groups=mesh.wayfabric.io,resources=waypoints,verbs=get;list;watch
@@ -77,18 +70,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if live != nil {
 		current = live.Spec.Replicas
 	}
-	replicas := DeploymentReplicas(&wp, current)
+	replicas := wp.DeploymentReplicas(current)
 	version := Version(&wp, r.DefaultVersion)
 	applied, applyErr := r.applyChildren(ctx, &wp, replicas)
 	if applied != nil {
 		live = applied // fresher than the cache: the first status already sees the Deployment
 	}
 
-	now := time.Now
-	if r.Now != nil {
-		now = r.Now
-	}
-	st := ComputeStatus(&wp, live, replicas, version, applyErr, metav1.NewTime(now()))
+	st := ComputeStatus(&wp, live, replicas, version, applyErr, metav1.Now())
 	if !StatusUpToDate(wp.Status, st) {
 		if err := r.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(statusApply(&wp, st)),
 			client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
@@ -116,13 +105,8 @@ func (r *Reconciler) deployment(ctx context.Context, wp *meshv1alpha1.Waypoint) 
 // object does not hold back the others; the errors are joined. It returns
 // the live Deployment when that one was ensured.
 func (r *Reconciler) applyChildren(ctx context.Context, wp *meshv1alpha1.Waypoint, replicas int32) (*appsv1.Deployment, error) {
-	override := r.RequestsOverride
-	if override == nil {
-		override = AppliedRequests
-	}
-	requests := override(wp)
 	deploy := BuildDeployment(wp, DeploymentInput{
-		ImageRepo: r.Image, DefaultVersion: r.DefaultVersion, Replicas: replicas, Requests: requests, OperatorNamespace: r.Namespace,
+		ImageRepo: r.Image, DefaultVersion: r.DefaultVersion, Replicas: replicas, OperatorNamespace: r.Namespace,
 	})
 	children := []client.Object{BuildServiceAccount(wp), BuildService(wp), deploy, BuildPodDisruptionBudget(wp)}
 	a := apply.Applier{Client: r.Client, FieldOwner: FieldOwner}
@@ -158,17 +142,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := (&TrustBundleReconciler{Client: r.Client, Namespace: r.Namespace}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the trust bundle controller: %w", err)
 	}
-	n := r.MaxConcurrentReconciles
-	if n <= 0 {
-		n = DefaultMaxConcurrentReconciles
-	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&meshv1alpha1.Waypoint{}, builderWithPredicates()).
 		Owns(&corev1.ServiceAccount{}).
 		Owns(&corev1.Service{}).
 		Owns(&appsv1.Deployment{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
-		WithOptions(controller.Options{MaxConcurrentReconciles: n}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: MaxConcurrentReconciles}).
 		Named("waypoint").
 		Complete(r)
 }

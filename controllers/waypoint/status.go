@@ -30,7 +30,7 @@ func ComputeStatus(wp *meshv1alpha1.Waypoint, d *appsv1.Deployment, desired int3
 	if d != nil {
 		st.Replicas, st.ReadyReplicas, st.UpdatedReplicas = d.Status.Replicas, d.Status.ReadyReplicas, d.Status.UpdatedReplicas
 	}
-	if !horizontalOn(wp) {
+	if !wp.HorizontalEnabled() {
 		st.DesiredReplicas = new(desired)
 	}
 	for _, c := range []metav1.Condition{

@@ -3,6 +3,7 @@ package ztunnel
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/wayfabric/wayfabric/api/mesh"
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 	"github.com/wayfabric/wayfabric/controllers/internal/meta"
 )
@@ -14,14 +15,14 @@ const FieldOwner = "wayfabric-ztunnel"
 // LabelConfig names the ZtunnelConfig a ztunnel pod belongs to.
 const LabelConfig = "mesh.wayfabric.io/ztunnel-config"
 
-// Ports of a ztunnel pod (see the data plane contracts in the brief).
+// Ports of a ztunnel pod (the mesh's port contract, package api/mesh).
 const (
-	PortOutbound  = 15001
-	PortInbound   = 15006
-	PortHBONE     = 15008
-	PortMetrics   = 15020
-	PortReadiness = 15021
-	ReadinessPath = "/healthz/ready"
+	PortOutbound  = mesh.PortOutbound
+	PortInbound   = mesh.PortInbound
+	PortHBONE     = mesh.PortHBONE
+	PortMetrics   = mesh.PortStats
+	PortReadiness = mesh.PortReadiness
+	ReadinessPath = mesh.ReadinessPath
 )
 
 const (
@@ -66,7 +67,7 @@ func objectLabels(zc *meshv1alpha1.ZtunnelConfig) map[string]string {
 
 // podLabels: a ztunnel never captures itself.
 func podLabels(zc *meshv1alpha1.ZtunnelConfig) map[string]string {
-	return meta.Merge(objectLabels(zc), map[string]string{meshv1alpha1.LabelDataplaneMode: "none"})
+	return meta.Merge(objectLabels(zc), map[string]string{mesh.LabelDataplaneMode: mesh.DataplaneModeNone})
 }
 
 // Version is spec.version or the default.

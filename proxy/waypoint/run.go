@@ -32,6 +32,9 @@ func Run(ctx context.Context, o RunOptions, log logr.Logger) error {
 	// Certificates keep renewing through the drain, so not tied to ctx.
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
+	if o.MemoryLimitPercent > 0 {
+		go followMemoryLimit(bg, o.MemoryLimitPercent, memoryLimitInterval, log.WithName("memory"))
+	}
 	var id *meshIdentity
 	if o.HBONEAddr != "" {
 		var err error

@@ -32,7 +32,13 @@ type RunOptions struct {
 	// Drain is the time from SIGTERM to exit; DrainAccept the part of it
 	// during which new streams are still accepted.
 	Drain, DrainAccept time.Duration
+	// MemoryLimitPercent of the container's memory limit is the Go soft
+	// memory limit, followed through in-place resizes; 0 leaves it alone.
+	MemoryLimitPercent int
 }
+
+// memoryLimitInterval is how often the container's memory limit is re-read.
+const memoryLimitInterval = 10 * time.Second
 
 // PlaintextListener serves plain TCP on Listen as if it had arrived through
 // HBONE for Destination (benchmarks and debugging).

@@ -8,6 +8,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/wayfabric/wayfabric/api/mesh"
 )
 
 // Standard label keys and the manager's value.
@@ -44,7 +46,7 @@ const DefaultNamespace = "wayfabric-system"
 // CAService is config/ca's Service after kustomize's name prefix; CAPort its port.
 const (
 	CAService = "wayfabric-ca"
-	CAPort    = 15012
+	CAPort    = mesh.PortCA
 )
 
 // TrustBundleConfigMap is the ConfigMap (key TrustBundleKey) holding the mesh
