@@ -31,8 +31,8 @@ manifests: ## Generate CRDs and RBAC from the Go types and markers into config/.
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 
 .PHONY: generate
-generate: ## Generate DeepCopy methods for the API types.
-	$(CONTROLLER_GEN) object paths="./api/..."
+generate: ## Generate DeepCopy methods and apply configurations (api/applyconfiguration) for the API types.
+	$(CONTROLLER_GEN) object applyconfiguration paths="./api/..."
 
 .PHONY: fmt
 fmt: ## Run go fmt.

@@ -55,13 +55,13 @@ func CacheOptions() cache.Options {
 // Setup registers every reconciler with mgr.
 func Setup(mgr ctrl.Manager, o Options) error {
 	if err := (&waypoint.Reconciler{
-		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("waypoint-controller"),
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("waypoint-controller"),
 		Image: o.WaypointImage, DefaultVersion: o.DefaultVersion, Namespace: o.Namespace,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Waypoint controller: %w", err)
 	}
 	if err := (&ztunnel.Reconciler{
-		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("ztunnel-controller"),
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("ztunnel-controller"),
 		Image: o.ZtunnelImage, DefaultVersion: o.DefaultVersion, Namespace: o.Namespace,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the ZtunnelConfig controller: %w", err)

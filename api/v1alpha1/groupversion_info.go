@@ -1,6 +1,8 @@
 // Package v1alpha1 contains the Wayfabric mesh API: Waypoint (a fleet of remote
 // L7 proxies) and ZtunnelConfig (the per-node L4 proxies).
 // +kubebuilder:object:generate=true
+// +kubebuilder:ac:generate=true
+// +kubebuilder:ac:output:package=../applyconfiguration
 // +groupName=mesh.wayfabric.io
 package v1alpha1
 

@@ -16,6 +16,7 @@ import (
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 	"github.com/wayfabric/wayfabric/controllers/autoscaling/collector"
 	"github.com/wayfabric/wayfabric/controllers/autoscaling/vertical"
+	"github.com/wayfabric/wayfabric/controllers/internal/events"
 )
 
 // Event reasons of in-place resizing.
@@ -72,7 +73,7 @@ func (c *Controller) stepResize(ctx context.Context, wp *meshv1alpha1.Waypoint, 
 		if err := c.resizePod(ctx, wp, p, ctr, run.target); err != nil {
 			if c.resizeUnsupported(ctx, p, err) {
 				// Old cluster: fall back to a rolling update of the template.
-				c.event(wp, corev1.EventTypeWarning, ReasonInPlaceUnsupported,
+				c.event(wp, corev1.EventTypeWarning, ReasonInPlaceUnsupported, events.ActionResize,
 					fmt.Sprintf("the API server does not support pods/resize (%v); applying %s by a rolling update of the Deployment instead", err, run.target))
 				if !run.catchUp {
 					st.lastApplied = stamp(now)
@@ -91,12 +92,12 @@ func (c *Controller) stepResize(ctx context.Context, wp *meshv1alpha1.Waypoint, 
 	st.resize = nil
 	if run.catchUp {
 		if len(run.done) > 0 {
-			c.event(wp, corev1.EventTypeNormal, ReasonResized,
+			c.event(wp, corev1.EventTypeNormal, ReasonResized, events.ActionResize,
 				fmt.Sprintf("resized %d new replicas in place to the applied %s", len(run.done), run.target))
 		}
 		return
 	}
-	c.event(wp, corev1.EventTypeNormal, ReasonResized,
+	c.event(wp, corev1.EventTypeNormal, ReasonResized, events.ActionResize,
 		fmt.Sprintf("resized %d ready replicas in place, one at a time, to %s; status.recommendation.applied records it for new pods", len(run.done), run.target))
 	st.applied, st.lastApplied = toList(run.target), stamp(now)
 }
@@ -167,7 +168,7 @@ func (c *Controller) resizeSettled(ctx context.Context, wp *meshv1alpha1.Waypoin
 // hammering the API server every second: a decision run moves lastApplied,
 // a catch-up run backs off.
 func (c *Controller) abandon(wp *meshv1alpha1.Waypoint, st *state, now time.Time, reason, msg string) {
-	c.event(wp, corev1.EventTypeWarning, reason, msg+"; retrying after spec.autoscaling.vertical.minInterval")
+	c.event(wp, corev1.EventTypeWarning, reason, events.ActionResize, msg+"; retrying after spec.autoscaling.vertical.minInterval")
 	if !st.resize.catchUp {
 		st.lastApplied = stamp(now)
 	}

@@ -14,6 +14,7 @@ import (
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 	"github.com/wayfabric/wayfabric/controllers/autoscaling/collector"
 	"github.com/wayfabric/wayfabric/controllers/autoscaling/horizontal"
+	"github.com/wayfabric/wayfabric/controllers/internal/events"
 )
 
 // step is one tick for one Waypoint: collect, decide, apply, write status.
@@ -85,7 +86,7 @@ func (c *Controller) reportConfig(wp *meshv1alpha1.Waypoint, st *state, err erro
 		msg = err.Error()
 	}
 	if msg != st.lastConfigErr && msg != "" {
-		c.event(wp, corev1.EventTypeWarning, ReasonInvalidConfig, "autoscaling is not applied: "+msg)
+		c.event(wp, corev1.EventTypeWarning, ReasonInvalidConfig, events.ActionReconcile, "autoscaling is not applied: "+msg)
 	}
 	st.lastConfigErr = msg
 }
@@ -125,9 +126,7 @@ func (c *Controller) scale(wp *meshv1alpha1.Waypoint, st *state, deploy *appsv1.
 	desiredReplicas.WithLabelValues(wp.Namespace, wp.Name).Set(float64(d.DesiredReplicas))
 	if d.DesiredReplicas != current {
 		c.log.Info("scaling waypoint", "waypoint", wp.Namespace+"/"+wp.Name, "from", current, "to", d.DesiredReplicas, "reason", d.Reason, "message", d.Message)
-		if c.recorder != nil {
-			c.recorder.Event(wp, corev1.EventTypeNormal, string(d.Reason), d.Message)
-		}
+		c.event(wp, corev1.EventTypeNormal, string(d.Reason), events.ActionScale, d.Message)
 	}
 	return d, nil
 }

@@ -10,6 +10,7 @@ import (
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 	"github.com/wayfabric/wayfabric/controllers/autoscaling/collector"
 	"github.com/wayfabric/wayfabric/controllers/autoscaling/vertical"
+	"github.com/wayfabric/wayfabric/controllers/internal/events"
 )
 
 // recommend feeds the recommender, decides whether to apply, and applies:
@@ -69,7 +70,7 @@ func (c *Controller) recommend(ctx context.Context, wp *meshv1alpha1.Waypoint, s
 
 // startUpdate acts on an update decision to apply.
 func (c *Controller) startUpdate(wp *meshv1alpha1.Waypoint, st *state, mode vertical.Mode, u vertical.UpdateDecision, now time.Time) {
-	c.event(wp, corev1.EventTypeNormal, string(u.Reason), u.Message)
+	c.event(wp, corev1.EventTypeNormal, string(u.Reason), events.ActionResize, u.Message)
 	if mode == vertical.ModeInPlace {
 		st.resize = &resizeRun{target: u.NewRequests, done: map[string]bool{}}
 		return
@@ -99,10 +100,8 @@ func (c *Controller) logUpdate(wp *meshv1alpha1.Waypoint, st *state, u vertical.
 	}
 }
 
-func (c *Controller) event(wp *meshv1alpha1.Waypoint, typ, reason, msg string) {
-	if c.recorder != nil {
-		c.recorder.Event(wp, typ, reason, msg)
-	}
+func (c *Controller) event(wp *meshv1alpha1.Waypoint, typ, reason, action, msg string) {
+	events.Record(c.recorder, wp, nil, typ, reason, action, msg)
 }
 
 // container is the waypoint container, or the first one.

@@ -13,7 +13,6 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -32,7 +31,7 @@ const MaxConcurrentReconciles = 8
 // PodDisruptionBudget.
 type Reconciler struct {
 	client.Client
-	Recorder record.EventRecorder
+	Recorder events.Recorder
 	// Image is the default image repository (RELATED_IMAGE_WAYPOINT).
 	Image string
 	// DefaultVersion is the tag when spec.version is empty.
@@ -48,11 +47,10 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=services;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one Waypoint's children and status to their desired state.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, err error) {
 	var wp meshv1alpha1.Waypoint
 	if err := r.Get(ctx, req.NamespacedName, &wp); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -62,31 +60,40 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	log.FromContext(ctx).V(1).Info("reconciling waypoint", "generation", wp.Generation)
 
-	live, err := r.deployment(ctx, &wp)
-	if err != nil {
+	// The status is written on every way out (cluster-api's deferred
+	// patch), so a failed step shows in Degraded, not only in the log.
+	var live *appsv1.Deployment
+	replicas, version := wp.DeploymentReplicas(nil), Version(&wp, r.DefaultVersion)
+	defer func() { err = errors.Join(err, r.writeStatus(ctx, &wp, live, replicas, version, err)) }()
+
+	if live, err = r.deployment(ctx, &wp); err != nil {
 		return ctrl.Result{}, err
 	}
 	var current *int32
 	if live != nil {
 		current = live.Spec.Replicas
 	}
-	replicas := wp.DeploymentReplicas(current)
-	version := Version(&wp, r.DefaultVersion)
-	applied, applyErr := r.applyChildren(ctx, &wp, replicas)
+	replicas = wp.DeploymentReplicas(current)
+	applied, err := r.applyChildren(ctx, &wp, replicas)
 	if applied != nil {
 		live = applied // fresher than the cache: the first status already sees the Deployment
 	}
+	return ctrl.Result{}, err
+}
 
-	st := ComputeStatus(&wp, live, replicas, version, applyErr, metav1.Now())
-	if !StatusUpToDate(wp.Status, st) {
-		if err := r.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(statusApply(&wp, st)),
-			client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-			err = fmt.Errorf("writing status of Waypoint %s/%s: %w", wp.Namespace, wp.Name, err)
-			events.Failed(r.Recorder, &wp, events.ReasonStatusFailed, err)
-			return ctrl.Result{}, errors.Join(applyErr, err)
-		}
+// writeStatus applies the owned status when it differs from what the
+// Waypoint shows; err is the reconcile's error, reported in Degraded.
+func (r *Reconciler) writeStatus(ctx context.Context, wp *meshv1alpha1.Waypoint, live *appsv1.Deployment, replicas int32, version string, err error) error {
+	st := ComputeStatus(wp, live, replicas, version, err, metav1.Now())
+	if StatusUpToDate(wp.Status, st) {
+		return nil
 	}
-	return ctrl.Result{}, applyErr
+	if err := r.Status().Apply(ctx, statusApply(wp, st), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+		err = fmt.Errorf("writing status of Waypoint %s/%s: %w", wp.Namespace, wp.Name, err)
+		events.Failed(r.Recorder, wp, events.ReasonStatusFailed, err)
+		return err
+	}
+	return nil
 }
 
 // deployment reads the live Deployment from the cache; nil when absent.
@@ -96,7 +103,7 @@ func (r *Reconciler) deployment(ctx context.Context, wp *meshv1alpha1.Waypoint) 
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("reading Deployment %s/%s: %w", wp.Namespace, wp.Name, err)
+		return nil, unreadError{fmt.Errorf("reading Deployment %s/%s: %w", wp.Namespace, wp.Name, err)}
 	}
 	return &d, nil
 }

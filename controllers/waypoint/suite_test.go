@@ -28,7 +28,7 @@ func TestWaypointEnvtest(t *testing.T) {
 
 // newReconciler is the reconciler as controllers.Setup builds it.
 func newReconciler(mgr ctrl.Manager, c client.Client) *waypoint.Reconciler {
-	return &waypoint.Reconciler{Client: c, Recorder: mgr.GetEventRecorderFor("waypoint-controller"),
+	return &waypoint.Reconciler{Client: c, Recorder: mgr.GetEventRecorder("waypoint-controller"),
 		Image: imageRepo, DefaultVersion: defaultVersion}
 }
 

@@ -38,6 +38,7 @@ func run(t *testing.T, f func(Situation) metav1.Condition, cases []condCase) {
 
 func TestReadyCondition(t *testing.T) {
 	run(t, ReadyCondition, []condCase{
+		{"unread", Situation{Err: errors.New("timeout"), Unread: true}, metav1.ConditionUnknown, ReasonReadFailed},
 		{"blocked", Situation{BlockedBy: "default"}, metav1.ConditionFalse, ReasonOverlap},
 		{"no daemonset", Situation{}, metav1.ConditionFalse, ReasonDaemonSetMissing},
 		{"no nodes", Situation{DaemonSet: ds(1, 1, 0, 0, 0)}, metav1.ConditionFalse, ReasonNoMatchingNodes},
@@ -55,6 +56,7 @@ func TestProgressingCondition(t *testing.T) {
 		{"rolling", Situation{DaemonSet: ds(2, 2, 3, 1, 3)}, metav1.ConditionTrue, ReasonRollingOut},
 		{"starting", Situation{DaemonSet: ds(2, 2, 3, 3, 1)}, metav1.ConditionTrue, ReasonStarting},
 		{"complete", Situation{DaemonSet: ds(2, 2, 3, 3, 3)}, metav1.ConditionFalse, ReasonComplete},
+		{"unread", Situation{Err: errors.New("timeout"), Unread: true}, metav1.ConditionUnknown, ReasonReadFailed},
 	})
 }
 
@@ -63,7 +65,8 @@ func TestDegradedCondition(t *testing.T) {
 	mis.Status.NumberMisscheduled = 1
 	run(t, DegradedCondition, []condCase{
 		{"blocked", Situation{BlockedBy: "default"}, metav1.ConditionTrue, ReasonOverlap},
-		{"write failed", Situation{ApplyErr: errors.New("forbidden")}, metav1.ConditionTrue, ReasonApplyFailed},
+		{"write failed", Situation{Err: errors.New("forbidden")}, metav1.ConditionTrue, ReasonApplyFailed},
+		{"read failed", Situation{Err: errors.New("listing ZtunnelConfigs: timeout"), Unread: true}, metav1.ConditionTrue, ReasonReadFailed},
 		{"misscheduled", Situation{DaemonSet: mis}, metav1.ConditionTrue, ReasonMisscheduled},
 		{"healthy", Situation{DaemonSet: ds(1, 1, 3, 3, 3)}, metav1.ConditionFalse, ReasonAsExpected},
 		{"not created yet", Situation{}, metav1.ConditionFalse, ReasonAsExpected},

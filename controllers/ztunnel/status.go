@@ -2,8 +2,8 @@ package ztunnel
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	meshac "github.com/wayfabric/wayfabric/api/applyconfiguration/api/v1alpha1"
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 	"github.com/wayfabric/wayfabric/controllers/internal/conditions"
 )
@@ -34,21 +34,14 @@ func StatusUpToDate(have, want meshv1alpha1.ZtunnelConfigStatus) bool {
 	return true
 }
 
-func statusApply(zc *meshv1alpha1.ZtunnelConfig, st meshv1alpha1.ZtunnelConfigStatus) *unstructured.Unstructured {
-	conds := make([]any, 0, len(st.Conditions))
-	for _, c := range st.Conditions {
-		conds = append(conds, conditions.ToApply(c))
-	}
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": meshv1alpha1.GroupVersion.String(), "kind": "ZtunnelConfig",
-		"metadata": map[string]any{"name": zc.Name},
-		"status": map[string]any{
-			"observedGeneration": st.ObservedGeneration,
-			"desiredNodes":       int64(st.DesiredNodes),
-			"readyNodes":         int64(st.ReadyNodes),
-			"updatedNodes":       int64(st.UpdatedNodes),
-			"version":            st.Version,
-			"conditions":         conds,
-		},
-	}}
+// statusApply is the server-side apply of the status subresource (this
+// reconciler owns all of it).
+func statusApply(zc *meshv1alpha1.ZtunnelConfig, st meshv1alpha1.ZtunnelConfigStatus) *meshac.ZtunnelConfigApplyConfiguration {
+	return meshac.ZtunnelConfig(zc.Name).WithStatus(meshac.ZtunnelConfigStatus().
+		WithObservedGeneration(st.ObservedGeneration).
+		WithDesiredNodes(st.DesiredNodes).
+		WithReadyNodes(st.ReadyNodes).
+		WithUpdatedNodes(st.UpdatedNodes).
+		WithVersion(st.Version).
+		WithConditions(conditions.ToApply(st.Conditions...)...))
 }

@@ -31,7 +31,7 @@ func TestZtunnelEnvtest(t *testing.T) {
 }
 
 func newReconciler(mgr ctrl.Manager, c client.Client) *ztunnel.Reconciler {
-	return &ztunnel.Reconciler{Client: c, Recorder: mgr.GetEventRecorderFor("ztunnel-controller"),
+	return &ztunnel.Reconciler{Client: c, Recorder: mgr.GetEventRecorder("ztunnel-controller"),
 		Image: imageRepo, DefaultVersion: defaultVersion, Namespace: namespace}
 }
 

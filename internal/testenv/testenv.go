@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -105,6 +106,9 @@ func New() (*envtest.Environment, error) {
 		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     []string{filepath.Join(RepoRoot(), "config", "crd", "bases"), gatewayCRDs},
 		ErrorIfCRDPathMissing: true,
-		Scheme:                scheme.New(),
+		// envtest waits 10 s for CRDs to be served; on a shared 2-core
+		// machine under load that was seen to take over a minute.
+		CRDInstallOptions: envtest.CRDInstallOptions{MaxTime: 2 * time.Minute},
+		Scheme:            scheme.New(),
 	}, nil
 }

@@ -71,12 +71,12 @@ func runManager(kubeconfig string) int {
 		return 1
 	}
 	var writes atomic.Int64
-	if err := (&waypoint.Reconciler{Client: countWrites(mgr.GetClient(), &writes), Recorder: mgr.GetEventRecorderFor("waypoint-controller"),
+	if err := (&waypoint.Reconciler{Client: countWrites(mgr.GetClient(), &writes), Recorder: mgr.GetEventRecorder("waypoint-controller"),
 		Image: "ghcr.io/wayfabric/waypoint", DefaultVersion: version}).SetupWithManager(mgr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if err := (&ztunnel.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("ztunnel-controller"),
+	if err := (&ztunnel.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("ztunnel-controller"),
 		Image: "ghcr.io/wayfabric/ztunnel", DefaultVersion: version, Namespace: "wayfabric-system"}).SetupWithManager(mgr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
