@@ -15,6 +15,10 @@ var (
 	// GroupVersion is the group and version of every object in this package.
 	GroupVersion = schema.GroupVersion{Group: "mesh.wayfabric.io", Version: "v1alpha1"}
 
+	// SchemeGroupVersion is GroupVersion under the name generated code
+	// (api/applyconfiguration) expects.
+	SchemeGroupVersion = GroupVersion
+
 	// SchemeBuilder registers the types of this package with a runtime.Scheme.
 	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
 
