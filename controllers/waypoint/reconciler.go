@@ -37,7 +37,7 @@ type Reconciler struct {
 	// DefaultVersion is the tag when spec.version is empty.
 	DefaultVersion string
 	// Namespace is the operator's (for the CA address); empty means
-	// POD_NAMESPACE, else wayfabric-system.
+	// wayfabric-system.
 	Namespace string
 }
 
@@ -141,14 +141,9 @@ func (r *Reconciler) applyChildren(ctx context.Context, wp *meshv1alpha1.Waypoin
 }
 
 // SetupWithManager registers the reconciler, watching every owned kind so a
-// deleted or edited child is repaired, and the shared reader RBAC controller.
+// deleted or edited child is repaired. The shared reader RBAC and the trust
+// bundle copies have controllers of their own (controllers.Setup lists them).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if err := (&ReaderReconciler{Client: r.Client, Recorder: r.Recorder}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("setting up the waypoint reader RBAC controller: %w", err)
-	}
-	if err := (&TrustBundleReconciler{Client: r.Client, Namespace: r.Namespace}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("setting up the trust bundle controller: %w", err)
-	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&meshv1alpha1.Waypoint{}, builderWithPredicates()).
 		Owns(&corev1.ServiceAccount{}).

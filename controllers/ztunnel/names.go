@@ -26,8 +26,8 @@ const (
 )
 
 const (
-	// DefaultNamespace holds the ztunnels when neither Reconciler.Namespace
-	// nor POD_NAMESPACE says otherwise (the namespace config/default uses).
+	// DefaultNamespace holds the ztunnels when Reconciler.Namespace is
+	// empty (the namespace config/default uses).
 	DefaultNamespace    = meta.DefaultNamespace
 	defaultDrainSeconds = 30
 	terminationMargin   = 5
@@ -42,7 +42,7 @@ const (
 	netnsDir     = "/var/run/netns"
 )
 
-// namespaceOr returns ns, else POD_NAMESPACE, else DefaultNamespace.
+// namespaceOr returns ns, else DefaultNamespace.
 func namespaceOr(ns string) string { return meta.OperatorNamespace(ns) }
 
 // Name of every namespaced child of a ZtunnelConfig.

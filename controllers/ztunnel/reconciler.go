@@ -36,7 +36,7 @@ type Reconciler struct {
 	Image string
 	// DefaultVersion is the tag when spec.version is empty.
 	DefaultVersion string
-	// Namespace holds the ztunnels; empty means POD_NAMESPACE, else
+	// Namespace is the operator's, where the ztunnels run; empty means
 	// DefaultNamespace.
 	Namespace string
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -71,8 +72,13 @@ func runManager(kubeconfig string) int {
 		return 1
 	}
 	var writes atomic.Int64
-	if err := (&waypoint.Reconciler{Client: countWrites(mgr.GetClient(), &writes), Recorder: mgr.GetEventRecorder("waypoint-controller"),
-		Image: "ghcr.io/wayfabric/waypoint", DefaultVersion: version}).SetupWithManager(mgr); err != nil {
+	// The Waypoint controllers as controllers.Setup lists them, writes counted.
+	c, rec := countWrites(mgr.GetClient(), &writes), mgr.GetEventRecorder("waypoint-controller")
+	if err := errors.Join(
+		(&waypoint.Reconciler{Client: c, Recorder: rec, Image: "ghcr.io/wayfabric/waypoint", DefaultVersion: version}).SetupWithManager(mgr),
+		(&waypoint.ReaderReconciler{Client: c, Recorder: rec}).SetupWithManager(mgr),
+		(&waypoint.TrustBundleReconciler{Client: c}).SetupWithManager(mgr),
+	); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -4,7 +4,6 @@ package meta
 
 import (
 	"fmt"
-	"os"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -39,8 +38,8 @@ func Merge(maps ...map[string]string) map[string]string {
 	return out
 }
 
-// DefaultNamespace is the operator's namespace when neither the reconciler's
-// configuration nor POD_NAMESPACE says otherwise (config/default uses it).
+// DefaultNamespace is the operator's namespace when its configuration names
+// none (config/default uses it).
 const DefaultNamespace = "wayfabric-system"
 
 // CAService is config/ca's Service after kustomize's name prefix; CAPort its port.
@@ -56,13 +55,12 @@ const (
 	TrustBundleKey       = "root-cert.pem"
 )
 
-// OperatorNamespace returns ns, else POD_NAMESPACE, else DefaultNamespace.
+// OperatorNamespace returns ns, else DefaultNamespace. The process resolves
+// its namespace once (cmd/manager: --namespace, $POD_NAMESPACE) and passes
+// it in; nothing below cmd/ reads the environment.
 func OperatorNamespace(ns string) string {
 	if ns != "" {
 		return ns
-	}
-	if env := os.Getenv("POD_NAMESPACE"); env != "" {
-		return env
 	}
 	return DefaultNamespace
 }
