@@ -28,12 +28,12 @@ help: ## Show this help.
 
 .PHONY: manifests
 manifests: ## Generate CRDs and RBAC from the Go types and markers into config/.
-	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./controllers/...;./proxy/..." \
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./controllers/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 
 .PHONY: generate
-generate: ## Generate DeepCopy methods for the API types.
-	$(CONTROLLER_GEN) object paths="./api/..."
+generate: ## Generate DeepCopy methods and apply configurations (api/applyconfiguration) for the API types.
+	$(CONTROLLER_GEN) object applyconfiguration paths="./api/..."
 
 .PHONY: fmt
 fmt: ## Run go fmt.
@@ -90,7 +90,7 @@ bench-authz: ## Waypoint requests/s per core with 0, 10 and 100 authorization ru
 
 .PHONY: bench-autoscaler
 bench-autoscaler: ## Autoscaling policy vs the HPA algorithm on simulated traces.
-	go test -count=1 -run TestComparison -v ./controllers/autoscaling/simulation/
+	go test -count=1 -run TestComparison -v ./test/simulation/
 
 ##@ Build
 

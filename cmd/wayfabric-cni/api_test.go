@@ -15,7 +15,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/wayfabric/wayfabric/api/membership"
+	"github.com/wayfabric/wayfabric/api/mesh"
 	"github.com/wayfabric/wayfabric/proxy/ztunnel/cni"
 )
 
@@ -25,8 +25,8 @@ const ztunnelNS = "wayfabric-system"
 // way enrollment can go, and the ztunnel's service account with the only
 // permissions the plugin needs (get pods and namespaces).
 func seed(ctx context.Context) error {
-	ambient := map[string]string{membership.LabelDataplaneMode: membership.DataplaneAmbient}
-	none := map[string]string{membership.LabelDataplaneMode: membership.DataplaneNone}
+	ambient := map[string]string{mesh.LabelDataplaneMode: mesh.DataplaneModeAmbient}
+	none := map[string]string{mesh.LabelDataplaneMode: mesh.DataplaneModeNone}
 	for name, labels := range map[string]map[string]string{"shop": ambient, "plain": nil, ztunnelNS: nil} {
 		if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{}); err != nil {
 			return err

@@ -11,7 +11,7 @@ import (
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
 
-	"github.com/wayfabric/wayfabric/api/membership"
+	"github.com/wayfabric/wayfabric/api/mesh"
 	"github.com/wayfabric/wayfabric/proxy/ztunnel/cni"
 )
 
@@ -128,7 +128,7 @@ func enrolledFromAPI(conf *cni.NetConf, pod cni.PodInfo) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return membership.Enrolled(podLabels, nsLabels), nil
+	return mesh.Enrolled(podLabels, nsLabels), nil
 }
 
 // cmdDel tells the ztunnel the sandbox is going; it always succeeds (DEL

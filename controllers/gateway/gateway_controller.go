@@ -7,10 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -20,6 +18,8 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
+	"github.com/wayfabric/wayfabric/controllers/internal/conditions"
+	"github.com/wayfabric/wayfabric/controllers/internal/events"
 )
 
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gateways,verbs=get;list;watch
@@ -33,7 +33,7 @@ import (
 // the Waypoint's state in the Gateway's status.
 type GatewayReconciler struct {
 	client.Client
-	Events events.EventRecorder
+	Events events.Recorder
 }
 
 // Reconcile brings one Gateway's Waypoint and status up to date.
@@ -90,11 +90,11 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, err
 	}
 
-	orig := gw.DeepCopy()
-	meta.SetStatusCondition(&gw.Status.Conditions, accepted)
-	meta.SetStatusCondition(&gw.Status.Conditions, programmed)
+	orig, now := gw.DeepCopy(), metav1.Now()
+	conditions.Set(&gw.Status.Conditions, accepted, now)
+	conditions.Set(&gw.Status.Conditions, programmed, now)
 	gw.Status.Addresses = gatewayAddresses(svc)
-	gw.Status.Listeners = listenerStatuses(&gw, orig.Status.Listeners, listenerAccepts, programmed, attached)
+	gw.Status.Listeners = listenerStatuses(&gw, orig.Status.Listeners, listenerAccepts, programmed, attached, now)
 	if equality.Semantic.DeepEqual(orig.Status, gw.Status) {
 		return ctrl.Result{}, nil
 	}
@@ -111,7 +111,7 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 
 // listenerStatuses builds status.listeners in spec order, merging into the
 // previous conditions so LastTransitionTime only moves on a change.
-func listenerStatuses(gw *gatewayv1.Gateway, prev []gatewayv1.ListenerStatus, accepts []metav1.Condition, programmed metav1.Condition, attached map[gatewayv1.SectionName]int32) []gatewayv1.ListenerStatus {
+func listenerStatuses(gw *gatewayv1.Gateway, prev []gatewayv1.ListenerStatus, accepts []metav1.Condition, programmed metav1.Condition, attached map[gatewayv1.SectionName]int32, now metav1.Time) []gatewayv1.ListenerStatus {
 	out := make([]gatewayv1.ListenerStatus, 0, len(gw.Spec.Listeners))
 	for i, l := range gw.Spec.Listeners {
 		resolved, kinds := listenerResolvedRefs(l, gw.Generation)
@@ -122,7 +122,7 @@ func listenerStatuses(gw *gatewayv1.Gateway, prev []gatewayv1.ListenerStatus, ac
 			}
 		}
 		for _, c := range []metav1.Condition{accepts[i], resolved, listenerProgrammed(accepts[i], programmed, gw.Generation)} {
-			meta.SetStatusCondition(&conds, c)
+			conditions.Set(&conds, c, now)
 		}
 		out = append(out, gatewayv1.ListenerStatus{Name: l.Name, SupportedKinds: kinds, AttachedRoutes: attached[l.Name], Conditions: conds})
 	}
@@ -138,10 +138,10 @@ func (r *GatewayReconciler) mirror(ctx context.Context, gw *gatewayv1.Gateway, w
 			if apierrors.IsAlreadyExists(err) {
 				return nil, fmt.Errorf("creating Waypoint %s/%s: it appeared since the cache was read, retrying: %w", gw.Namespace, gw.Name, err)
 			}
-			r.Events.Eventf(gw, nil, corev1.EventTypeWarning, "WaypointCreateFailed", "Create", "creating Waypoint %s: %v", gw.Name, err)
+			events.Record(r.Events, gw, nil, corev1.EventTypeWarning, "WaypointCreateFailed", events.ActionCreate, fmt.Sprintf("creating Waypoint %s: %v", gw.Name, err))
 			return nil, fmt.Errorf("creating Waypoint %s/%s: %w", gw.Namespace, gw.Name, err)
 		}
-		r.Events.Eventf(gw, want, corev1.EventTypeNormal, "WaypointCreated", "Create", "created Waypoint %s (for: %s)", gw.Name, forType)
+		events.Record(r.Events, gw, want, corev1.EventTypeNormal, "WaypointCreated", events.ActionCreate, fmt.Sprintf("created Waypoint %s (for: %s)", gw.Name, forType))
 		return want, nil
 	}
 	if wp.Spec.For == forType {
@@ -150,25 +150,21 @@ func (r *GatewayReconciler) mirror(ctx context.Context, gw *gatewayv1.Gateway, w
 	orig := wp.DeepCopy()
 	wp.Spec.For = forType
 	if err := r.Patch(ctx, wp, client.MergeFrom(orig)); err != nil {
-		r.Events.Eventf(gw, wp, corev1.EventTypeWarning, "WaypointUpdateFailed", "Update", "setting Waypoint %s spec.for to %s: %v", wp.Name, forType, err)
+		events.Record(r.Events, gw, wp, corev1.EventTypeWarning, "WaypointUpdateFailed", events.ActionUpdate, fmt.Sprintf("setting Waypoint %s spec.for to %s: %v", wp.Name, forType, err))
 		return nil, fmt.Errorf("updating Waypoint %s/%s: %w", wp.Namespace, wp.Name, err)
 	}
-	r.Events.Eventf(gw, wp, corev1.EventTypeNormal, "WaypointUpdated", "Update", "set Waypoint %s spec.for from %s to %s", wp.Name, orig.Spec.For, forType)
+	events.Record(r.Events, gw, wp, corev1.EventTypeNormal, "WaypointUpdated", events.ActionUpdate, fmt.Sprintf("set Waypoint %s spec.for from %s to %s", wp.Name, orig.Spec.For, forType))
 	return wp, nil
 }
 
 // announce records an event when Accepted or Programmed changes.
 func (r *GatewayReconciler) announce(gw, orig *gatewayv1.Gateway, accepted, programmed metav1.Condition) {
 	for _, c := range []metav1.Condition{accepted, programmed} {
-		old := meta.FindStatusCondition(orig.Status.Conditions, c.Type)
-		if old != nil && old.Status == c.Status && old.Reason == c.Reason {
+		if !conditions.Changed(orig.Status.Conditions, c) {
 			continue
 		}
-		kind := corev1.EventTypeNormal
-		if c.Status != metav1.ConditionTrue {
-			kind = corev1.EventTypeWarning
-		}
-		r.Events.Eventf(gw, nil, kind, c.Type+string(c.Status), "Reconcile", "%s=%s (%s): %s", c.Type, c.Status, c.Reason, c.Message)
+		events.Record(r.Events, gw, nil, eventType(c), c.Type+string(c.Status), events.ActionReconcile,
+			fmt.Sprintf("%s=%s (%s): %s", c.Type, c.Status, c.Reason, c.Message))
 	}
 }
 

@@ -4,13 +4,14 @@ import (
 	"context"
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/wayfabric/wayfabric/controllers/internal/conditions"
 )
 
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses,verbs=get;list;watch
@@ -31,8 +32,8 @@ func (r *GatewayClassReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{}, nil
 	}
 	orig := gc.DeepCopy()
-	meta.SetStatusCondition(&gc.Status.Conditions, gatewayClassAccepted(&gc))
-	if equalConditions(orig.Status.Conditions, gc.Status.Conditions) {
+	conditions.Set(&gc.Status.Conditions, gatewayClassAccepted(&gc), metav1.Now())
+	if conditions.Equal(orig.Status.Conditions, gc.Status.Conditions) {
 		return ctrl.Result{}, nil
 	}
 	if _, err := patchStatus(ctx, r.Client, &gc, orig); err != nil {

@@ -101,7 +101,9 @@ func routeIndexes(route *gatewayv1.HTTPRoute) map[string][]string {
 	return idx
 }
 
-func registerIndexes(mgr ctrl.Manager) error {
+// RegisterIndexes adds the HTTPRoute field indexes the Gateway and
+// HTTPRoute controllers look routes up by.
+func RegisterIndexes(mgr ctrl.Manager) error {
 	ctx := context.Background()
 	for _, key := range []string{idxRouteService, idxRouteParentNamespace, idxRouteGateway, idxRouteBackendNamespace} {
 		if err := mgr.GetFieldIndexer().IndexField(ctx, &gatewayv1.HTTPRoute{}, key, func(o client.Object) []string {

@@ -6,9 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -19,6 +17,8 @@ import (
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
+	"github.com/wayfabric/wayfabric/controllers/internal/conditions"
+	"github.com/wayfabric/wayfabric/controllers/internal/events"
 )
 
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch
@@ -30,7 +30,7 @@ import (
 // or Gateways of our classes.
 type HTTPRouteReconciler struct {
 	client.Client
-	Events events.EventRecorder
+	Events events.Recorder
 }
 
 // Reconcile recomputes our entries in one HTTPRoute's status.parents.
@@ -63,7 +63,7 @@ func (r *HTTPRouteReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	}
 
 	orig := route.DeepCopy()
-	route.Status.Parents = mergeRouteParents(orig.Status.Parents, want)
+	route.Status.Parents = mergeRouteParents(orig.Status.Parents, want, metav1.Now())
 	if equality.Semantic.DeepEqual(orig.Status.Parents, route.Status.Parents) {
 		return ctrl.Result{}, nil
 	}
@@ -91,14 +91,11 @@ func (r *HTTPRouteReconciler) announce(route, orig *gatewayv1.HTTPRoute) {
 			}
 		}
 		for _, c := range p.Conditions {
-			if old := meta.FindStatusCondition(before, c.Type); old != nil && old.Status == c.Status && old.Reason == c.Reason {
+			if !conditions.Changed(before, c) {
 				continue
 			}
-			kind := corev1.EventTypeNormal
-			if c.Status != metav1.ConditionTrue {
-				kind = corev1.EventTypeWarning
-			}
-			r.Events.Eventf(route, nil, kind, c.Reason, "Reconcile", "parent %s %s: %s=%s: %s", ptrString(p.ParentRef.Kind), p.ParentRef.Name, c.Type, c.Status, c.Message)
+			events.Record(r.Events, route, nil, eventType(c), c.Reason, events.ActionReconcile,
+				fmt.Sprintf("parent %s %s: %s=%s: %s", ptrString(p.ParentRef.Kind), p.ParentRef.Name, c.Type, c.Status, c.Message))
 		}
 	}
 }

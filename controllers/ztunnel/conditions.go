@@ -23,6 +23,7 @@ const (
 	ReasonApplyFailed      = "ApplyFailed"
 	ReasonMisscheduled     = "Misscheduled"
 	ReasonAsExpected       = "AsExpected"
+	ReasonReadFailed       = "ReadFailed"
 )
 
 // Situation is everything the conditions depend on.
@@ -32,8 +33,12 @@ type Situation struct {
 	DaemonSet *appsv1.DaemonSet
 	// BlockedBy names the earlier ZtunnelConfig whose selector overlaps.
 	BlockedBy string
-	ApplyErr  error
-	Version   string
+	// Err is the error that stopped or marred the reconcile; Unread says it
+	// came from reading what the conditions depend on (the other configs or
+	// the DaemonSet), which are then unknown.
+	Err     error
+	Unread  bool
+	Version string
 	// Failures of the ztunnel pods (DiagnosePods), most severe first.
 	Failures []PodFailure
 	// Observed is what the ztunnel pods and their status endpoints show.
@@ -60,6 +65,11 @@ func (s Situation) ReadyNodes() int32 {
 	return max(s.DaemonSet.Status.NumberReady, s.Observed.ReadyNodes)
 }
 
+// unknown: what the condition depends on could not be read.
+func (s Situation) unknown(t string) metav1.Condition {
+	return metav1.Condition{Type: t, Status: metav1.ConditionUnknown, ObservedGeneration: s.Generation, Reason: ReasonReadFailed, Message: fmt.Sprint(s.Err)}
+}
+
 func (s Situation) observedCurrent() bool {
 	return s.DaemonSet.Status.ObservedGeneration >= s.DaemonSet.Generation
 }
@@ -75,6 +85,8 @@ func OverlapMessage(blockedBy string) string {
 func ReadyCondition(s Situation) metav1.Condition {
 	const t = meshv1alpha1.ConditionReady
 	switch {
+	case s.Unread:
+		return s.unknown(t)
 	case s.BlockedBy != "":
 		return s.cond(t, false, ReasonOverlap, "%s", OverlapMessage(s.BlockedBy))
 	case s.DaemonSet == nil:
@@ -96,6 +108,8 @@ func ReadyCondition(s Situation) metav1.Condition {
 func ProgressingCondition(s Situation) metav1.Condition {
 	const t = meshv1alpha1.ConditionProgressing
 	switch {
+	case s.Unread:
+		return s.unknown(t)
 	case s.BlockedBy != "":
 		return s.cond(t, false, ReasonOverlap, "nothing is deployed while the nodeSelector overlaps ZtunnelConfig %q", s.BlockedBy)
 	case s.DaemonSet == nil:
@@ -121,10 +135,12 @@ func ProgressingCondition(s Situation) metav1.Condition {
 func DegradedCondition(s Situation) metav1.Condition {
 	const t = meshv1alpha1.ConditionDegraded
 	switch {
+	case s.Unread:
+		return s.cond(t, true, ReasonReadFailed, "%v", s.Err)
 	case s.BlockedBy != "":
 		return s.cond(t, true, ReasonOverlap, "%s", OverlapMessage(s.BlockedBy))
-	case s.ApplyErr != nil:
-		return s.cond(t, true, ReasonApplyFailed, "%v", s.ApplyErr)
+	case s.Err != nil:
+		return s.cond(t, true, ReasonApplyFailed, "%v", s.Err)
 	case len(s.Failures) > 0:
 		reason, msg := FailureMessage(s.Failures)
 		return s.cond(t, true, reason, "%s", msg)

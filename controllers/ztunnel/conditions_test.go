@@ -38,6 +38,7 @@ func run(t *testing.T, f func(Situation) metav1.Condition, cases []condCase) {
 
 func TestReadyCondition(t *testing.T) {
 	run(t, ReadyCondition, []condCase{
+		{"unread", Situation{Err: errors.New("timeout"), Unread: true}, metav1.ConditionUnknown, ReasonReadFailed},
 		{"blocked", Situation{BlockedBy: "default"}, metav1.ConditionFalse, ReasonOverlap},
 		{"no daemonset", Situation{}, metav1.ConditionFalse, ReasonDaemonSetMissing},
 		{"no nodes", Situation{DaemonSet: ds(1, 1, 0, 0, 0)}, metav1.ConditionFalse, ReasonNoMatchingNodes},
@@ -55,6 +56,7 @@ func TestProgressingCondition(t *testing.T) {
 		{"rolling", Situation{DaemonSet: ds(2, 2, 3, 1, 3)}, metav1.ConditionTrue, ReasonRollingOut},
 		{"starting", Situation{DaemonSet: ds(2, 2, 3, 3, 1)}, metav1.ConditionTrue, ReasonStarting},
 		{"complete", Situation{DaemonSet: ds(2, 2, 3, 3, 3)}, metav1.ConditionFalse, ReasonComplete},
+		{"unread", Situation{Err: errors.New("timeout"), Unread: true}, metav1.ConditionUnknown, ReasonReadFailed},
 	})
 }
 
@@ -67,13 +69,14 @@ func TestDegradedCondition(t *testing.T) {
 	unsched := PodFailure{Reason: ReasonUnschedulable, Pod: "zt-d", Node: "node-d", Detail: "0/3 nodes are available"}
 	run(t, DegradedCondition, []condCase{
 		{"blocked", Situation{BlockedBy: "default"}, metav1.ConditionTrue, ReasonOverlap},
-		{"write failed", Situation{ApplyErr: errors.New("forbidden")}, metav1.ConditionTrue, ReasonApplyFailed},
-		{"write failed and a pod failing: the write first", Situation{ApplyErr: errors.New("forbidden"), Failures: []PodFailure{pull}}, metav1.ConditionTrue, ReasonApplyFailed},
+		{"write failed", Situation{Err: errors.New("forbidden")}, metav1.ConditionTrue, ReasonApplyFailed},
+		{"write failed and a pod failing: the write first", Situation{Err: errors.New("forbidden"), Failures: []PodFailure{pull}}, metav1.ConditionTrue, ReasonApplyFailed},
 		{"image pull (the ImagePullBackOff DaemonSet that showed AsExpected)", Situation{DaemonSet: ds(1, 1, 3, 3, 2), Failures: []PodFailure{pull}}, metav1.ConditionTrue, ReasonImagePullFailed},
 		{"crash loop", Situation{DaemonSet: ds(1, 1, 3, 3, 2), Failures: []PodFailure{crash}}, metav1.ConditionTrue, ReasonCrashLoopBackOff},
 		{"container cannot be created", Situation{DaemonSet: ds(1, 1, 3, 3, 2), Failures: []PodFailure{create}}, metav1.ConditionTrue, ReasonCreateContainerFailed},
 		{"unschedulable", Situation{DaemonSet: ds(1, 1, 3, 3, 2), Failures: []PodFailure{unsched}}, metav1.ConditionTrue, ReasonUnschedulable},
 		{"pod failures over misscheduled", Situation{DaemonSet: mis, Failures: []PodFailure{unsched}}, metav1.ConditionTrue, ReasonUnschedulable},
+		{"read failed", Situation{Err: errors.New("listing ZtunnelConfigs: timeout"), Unread: true}, metav1.ConditionTrue, ReasonReadFailed},
 		{"misscheduled", Situation{DaemonSet: mis}, metav1.ConditionTrue, ReasonMisscheduled},
 		{"healthy", Situation{DaemonSet: ds(1, 1, 3, 3, 3)}, metav1.ConditionFalse, ReasonAsExpected},
 		{"not created yet", Situation{}, metav1.ConditionFalse, ReasonAsExpected},

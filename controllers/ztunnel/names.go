@@ -4,6 +4,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/wayfabric/wayfabric/api/mesh"
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 	"github.com/wayfabric/wayfabric/controllers/internal/meta"
 )
@@ -15,19 +16,19 @@ const FieldOwner = "wayfabric-ztunnel"
 // LabelConfig names the ZtunnelConfig a ztunnel pod belongs to.
 const LabelConfig = "mesh.wayfabric.io/ztunnel-config"
 
-// Ports of a ztunnel pod (see the data plane contracts in the brief).
+// Ports of a ztunnel pod (the mesh's port contract, package api/mesh).
 const (
-	PortOutbound  = 15001
-	PortInbound   = 15006
-	PortHBONE     = 15008
-	PortMetrics   = 15020
-	PortReadiness = 15021
-	ReadinessPath = "/healthz/ready"
+	PortOutbound  = mesh.PortOutbound
+	PortInbound   = mesh.PortInbound
+	PortHBONE     = mesh.PortHBONE
+	PortMetrics   = mesh.PortStats
+	PortReadiness = mesh.PortReadiness
+	ReadinessPath = mesh.ReadinessPath
 )
 
 const (
-	// DefaultNamespace holds the ztunnels when neither Reconciler.Namespace
-	// nor POD_NAMESPACE says otherwise (the namespace config/default uses).
+	// DefaultNamespace holds the ztunnels when Reconciler.Namespace is
+	// empty (the namespace config/default uses).
 	DefaultNamespace    = meta.DefaultNamespace
 	defaultDrainSeconds = 30
 	terminationMargin   = 5
@@ -51,7 +52,7 @@ const (
 	DefaultCNIConfDir = "/etc/cni/net.d"
 )
 
-// namespaceOr returns ns, else POD_NAMESPACE, else DefaultNamespace.
+// namespaceOr returns ns, else DefaultNamespace.
 func namespaceOr(ns string) string { return meta.OperatorNamespace(ns) }
 
 // Name of every namespaced child of a ZtunnelConfig.
@@ -77,7 +78,7 @@ func objectLabels(zc *meshv1alpha1.ZtunnelConfig) map[string]string {
 // podLabels: a ztunnel never captures itself; the version label lets the
 // status count nodes per release (and Prometheus relabel metrics by it).
 func podLabels(zc *meshv1alpha1.ZtunnelConfig, version string) map[string]string {
-	out := meta.Merge(objectLabels(zc), map[string]string{meshv1alpha1.LabelDataplaneMode: "none"})
+	out := meta.Merge(objectLabels(zc), map[string]string{mesh.LabelDataplaneMode: mesh.DataplaneModeNone})
 	if len(validation.IsValidLabelValue(version)) == 0 {
 		out[meta.LabelVersion] = version
 	}

@@ -9,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/record"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -49,7 +48,7 @@ func (r *Reconciler) observe(ctx context.Context, zc *meshv1alpha1.ZtunnelConfig
 
 // warnPodFailures records a Warning event when Degraded turns to a pod
 // failure, or to another one: `kubectl describe ztc` then tells the story.
-func warnPodFailures(rec record.EventRecorder, zc *meshv1alpha1.ZtunnelConfig, st meshv1alpha1.ZtunnelConfigStatus) {
+func warnPodFailures(rec events.Recorder, zc *meshv1alpha1.ZtunnelConfig, st meshv1alpha1.ZtunnelConfigStatus) {
 	now := meta.FindStatusCondition(st.Conditions, meshv1alpha1.ConditionDegraded)
 	if now == nil || now.Status != "True" || !slices.Contains(failureOrder, now.Reason) {
 		return
@@ -57,7 +56,7 @@ func warnPodFailures(rec record.EventRecorder, zc *meshv1alpha1.ZtunnelConfig, s
 	if old := meta.FindStatusCondition(zc.Status.Conditions, meshv1alpha1.ConditionDegraded); old != nil && old.Status == now.Status && old.Reason == now.Reason {
 		return
 	}
-	events.Warning(rec, zc, now.Reason, now.Message)
+	events.Warning(rec, zc, now.Reason, events.ActionReconcile, now.Message)
 }
 
 // refresh is the requeue interval of an active config.

@@ -4,8 +4,8 @@ import (
 	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	meshac "github.com/wayfabric/wayfabric/api/applyconfiguration/api/v1alpha1"
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 	"github.com/wayfabric/wayfabric/controllers/internal/conditions"
 )
@@ -40,32 +40,25 @@ func StatusUpToDate(have, want meshv1alpha1.ZtunnelConfigStatus) bool {
 	return true
 }
 
-func statusApply(zc *meshv1alpha1.ZtunnelConfig, st meshv1alpha1.ZtunnelConfigStatus) *unstructured.Unstructured {
-	conds := make([]any, 0, len(st.Conditions))
-	for _, c := range st.Conditions {
-		conds = append(conds, conditions.ToApply(c))
-	}
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": meshv1alpha1.GroupVersion.String(), "kind": "ZtunnelConfig",
-		"metadata": map[string]any{"name": zc.Name},
-		"status": map[string]any{
-			"observedGeneration": st.ObservedGeneration,
-			"desiredNodes":       int64(st.DesiredNodes),
-			"readyNodes":         int64(st.ReadyNodes),
-			"updatedNodes":       int64(st.UpdatedNodes),
-			"capturedPods":       int64(st.CapturedPods),
-			"version":            st.Version,
-			"versions":           versionsApply(st.Versions),
-			"conditions":         conds,
-		},
-	}}
+// statusApply is the server-side apply of the status subresource (this
+// reconciler owns all of it).
+func statusApply(zc *meshv1alpha1.ZtunnelConfig, st meshv1alpha1.ZtunnelConfigStatus) *meshac.ZtunnelConfigApplyConfiguration {
+	return meshac.ZtunnelConfig(zc.Name).WithStatus(meshac.ZtunnelConfigStatus().
+		WithObservedGeneration(st.ObservedGeneration).
+		WithDesiredNodes(st.DesiredNodes).
+		WithReadyNodes(st.ReadyNodes).
+		WithUpdatedNodes(st.UpdatedNodes).
+		WithCapturedPods(st.CapturedPods).
+		WithVersion(st.Version).
+		WithVersions(versionsApply(st.Versions)...).
+		WithConditions(conditions.ToApply(st.Conditions...)...))
 }
 
-func versionsApply(vs []meshv1alpha1.ZtunnelVersionStatus) []any {
-	out := make([]any, 0, len(vs))
+func versionsApply(vs []meshv1alpha1.ZtunnelVersionStatus) []*meshac.ZtunnelVersionStatusApplyConfiguration {
+	out := make([]*meshac.ZtunnelVersionStatusApplyConfiguration, 0, len(vs))
 	for _, v := range vs {
-		out = append(out, map[string]any{"version": v.Version, "nodes": int64(v.Nodes),
-			"readyNodes": int64(v.ReadyNodes), "capturedPods": int64(v.CapturedPods)})
+		out = append(out, meshac.ZtunnelVersionStatus().WithVersion(v.Version).WithNodes(v.Nodes).
+			WithReadyNodes(v.ReadyNodes).WithCapturedPods(v.CapturedPods))
 	}
 	return out
 }

@@ -42,7 +42,7 @@ var nodeStatus = &fakeNodeStatus{byPod: map[string]ztunnelstatus.Status{}}
 const statusRefresh = time.Second
 
 func newReconciler(mgr ctrl.Manager, c client.Client) *ztunnel.Reconciler {
-	return &ztunnel.Reconciler{Client: c, Recorder: mgr.GetEventRecorderFor("ztunnel-controller"),
+	return &ztunnel.Reconciler{Client: c, Recorder: mgr.GetEventRecorder("ztunnel-controller"),
 		Image: imageRepo, DefaultVersion: defaultVersion, Namespace: namespace,
 		NodeStatus: nodeStatus, StatusRefresh: statusRefresh}
 }

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/wayfabric/wayfabric/test/testenv"
+	"github.com/wayfabric/wayfabric/internal/testenv"
 )
 
 // localCluster is the real single-node Kubernetes of hack/cluster, with the

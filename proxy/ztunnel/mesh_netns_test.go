@@ -34,8 +34,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
-	"github.com/wayfabric/wayfabric/api/membership"
-	"github.com/wayfabric/wayfabric/proxy/ca"
+	"github.com/wayfabric/wayfabric/api/mesh"
+	"github.com/wayfabric/wayfabric/controllers/ca"
 	"github.com/wayfabric/wayfabric/proxy/identity"
 	"github.com/wayfabric/wayfabric/proxy/ztunnel/netns"
 	"github.com/wayfabric/wayfabric/proxy/ztunnel/netnstest"
@@ -237,7 +237,7 @@ func (e *meshEnv) seed() {
 		}
 	}
 	for ns, l := range map[string]map[string]string{
-		systemNS: nil, meshNS: {membership.LabelDataplaneMode: membership.DataplaneAmbient}, plainNS: nil,
+		systemNS: nil, meshNS: {mesh.LabelDataplaneMode: mesh.DataplaneModeAmbient}, plainNS: nil,
 	} {
 		must(e.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: l}}))
 	}

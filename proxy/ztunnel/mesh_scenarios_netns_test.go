@@ -22,7 +22,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/wayfabric/wayfabric/api/membership"
+	"github.com/wayfabric/wayfabric/api/mesh"
 	"github.com/wayfabric/wayfabric/proxy/hbone"
 	"github.com/wayfabric/wayfabric/proxy/identity"
 	"github.com/wayfabric/wayfabric/proxy/ztunnel/netns"
@@ -72,7 +72,7 @@ func TestMeshOnNetworkNamespaces(t *testing.T) {
 				t.Errorf("to %v: answer %q, want prefix %q", dst, got, want)
 			}
 		}
-		eventually(t, 5*time.Second, "server-side ztunnel logs the client identity", func() error {
+		eventually(t, 20*time.Second, "server-side ztunnel logs the client identity", func() error {
 			if !strings.Contains(zb.log.String(), "spiffe://cluster.local/ns/mesh/sa/client") {
 				return fmt.Errorf("not in node-b's log")
 			}
@@ -170,7 +170,7 @@ func TestMeshOnNetworkNamespaces(t *testing.T) {
 		defer func() { _ = e.k8s.Delete(ctx, allow) }()
 		// The allowed identity over HBONE; plaintext from outside the mesh
 		// has no identity, so the ALLOW policy makes it default-deny.
-		eventually(t, 5*time.Second, "plaintext without identity denied", func() error {
+		eventually(t, 20*time.Second, "plaintext without identity denied", func() error {
 			if got, err := exchange(outside3, server1.AddrPort(echoPort), "no identity"); err == nil {
 				return fmt.Errorf("allowed: %q", got)
 			}
@@ -217,7 +217,7 @@ func TestMeshOnNetworkNamespaces(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer func() { _ = e.k8s.Delete(ctx, deny) }()
-		eventually(t, 3*time.Second, "denied connection closed", func() error {
+		eventually(t, 10*time.Second, "denied connection closed", func() error {
 			if err := ping(); err == nil {
 				return fmt.Errorf("still open")
 			}
@@ -230,7 +230,7 @@ func TestMeshOnNetworkNamespaces(t *testing.T) {
 		if m := metrics(t, zb); !strings.Contains(m, `wayfabric_ztunnel_authz_decisions_total{decision="denied",policy="mesh/deny-mesh",reason="deny_rule"}`) {
 			t.Error("no denial counted for mesh/deny-mesh")
 		}
-		eventually(t, 5*time.Second, "denial logged with the rule", func() error {
+		eventually(t, 20*time.Second, "denial logged with the rule", func() error {
 			if !strings.Contains(zb.log.String(), `"policy":"mesh/deny-mesh"`) {
 				return fmt.Errorf("no log line")
 			}
@@ -248,19 +248,19 @@ func TestMeshOnNetworkNamespaces(t *testing.T) {
 		if err := e.k8s.Get(ctx, types.NamespacedName{Name: meshNS}, &ns); err != nil {
 			t.Fatal(err)
 		}
-		ns.Labels[membership.LabelUseWaypoint] = "wp"
+		ns.Labels[mesh.LabelUseWaypoint] = "wp"
 		if err := e.k8s.Update(ctx, &ns); err != nil {
 			t.Fatal(err)
 		}
 		defer func() {
 			_ = e.k8s.Get(ctx, types.NamespacedName{Name: meshNS}, &ns)
-			delete(ns.Labels, membership.LabelUseWaypoint)
+			delete(ns.Labels, mesh.LabelUseWaypoint)
 			_ = e.k8s.Update(ctx, &ns)
 			_ = e.k8s.Delete(ctx, waypointObject(meshNS, "wp", "service"))
 		}()
 		// The waypoint has no ready replica: the client's ztunnel refuses
 		// rather than skip the waypoint's policy.
-		eventually(t, 5*time.Second, "service traffic refused while its waypoint has no replica", func() error {
+		eventually(t, 20*time.Second, "service traffic refused while its waypoint has no replica", func() error {
 			if _, err := exchange(client0, netip.AddrPortFrom(e.svcIP, 80), "x"); err == nil {
 				return fmt.Errorf("connection succeeded around the waypoint")
 			}
@@ -277,7 +277,7 @@ func TestMeshOnNetworkNamespaces(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer hc.Close()
-		eventually(t, 5*time.Second, "direct HBONE refused at the handshake", func() error {
+		eventually(t, 20*time.Second, "direct HBONE refused at the handshake", func() error {
 			s, err := hc.Dial(ctx, hbone.DialRequest{Target: server1.AddrPort(echoPort), SourceIdentity: identity.MustParse("spiffe://cluster.local/ns/mesh/sa/client"),
 				PeerIdentity: identity.MustParse("spiffe://cluster.local/ns/mesh/sa/server")})
 			if err == nil {
@@ -407,11 +407,11 @@ func TestMeshOnNetworkNamespaces(t *testing.T) {
 		if err := e.k8s.Get(ctx, types.NamespacedName{Namespace: meshNS, Name: "server-1"}, &p); err != nil {
 			t.Fatal(err)
 		}
-		p.Labels[membership.LabelDataplaneMode] = membership.DataplaneNone
+		p.Labels[mesh.LabelDataplaneMode] = mesh.DataplaneModeNone
 		if err := e.k8s.Update(ctx, &p); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 10*time.Second, "server-1 released", func() error {
+		eventually(t, 20*time.Second, "server-1 released", func() error {
 			if n := status(t, zb).CapturedPods; n != 0 {
 				return fmt.Errorf("%d captured", n)
 			}

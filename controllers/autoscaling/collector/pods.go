@@ -4,10 +4,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// LabelWaypoint names the Waypoint a pod belongs to (set by the Waypoint
-// reconciler on every waypoint pod).
-const LabelWaypoint = "mesh.wayfabric.io/waypoint"
-
 // PodReady reports whether a pod serves traffic and can be scraped: running,
 // not being deleted, with an IP and the Ready condition. Only ready replicas
 // carry load, so only they are asked (the HPA counts the same set).
@@ -22,3 +18,4 @@ func PodReady(p *corev1.Pod) bool {
 	}
 	return false
 }
+

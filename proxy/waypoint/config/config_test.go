@@ -17,6 +17,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwfake "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/fake"
 
+	"github.com/wayfabric/wayfabric/api/mesh"
 	"github.com/wayfabric/wayfabric/proxy/authz"
 	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
 )
@@ -69,7 +70,7 @@ func TestParseRejectsBadInput(t *testing.T) {
 // skipped without blocking good ones, deletes fall back to the default.
 func TestLoaderFollowsTheAPI(t *testing.T) {
 	kube := kubefake.NewClientset(
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "app", Labels: map[string]string{routing.LabelUseWaypoint: "wp"}}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "app", Labels: map[string]string{mesh.LabelUseWaypoint: "wp"}}},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "app"}, Spec: corev1.ServiceSpec{
 			ClusterIP: "10.96.0.10", ClusterIPs: []string{"10.96.0.10"}, Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "v2", Namespace: "app"}, Spec: corev1.ServiceSpec{

@@ -9,6 +9,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/wayfabric/wayfabric/api/mesh"
 )
 
 type backendKey struct {
@@ -62,21 +64,17 @@ func newIndex(in *Input) *index {
 	return ix
 }
 
-// usesWaypoint applies the brief's label rules: a Service label wins over the
-// Namespace label, and "none" opts out.
+// usesWaypoint reports whether the Service's traffic goes through this
+// waypoint, by the mesh's one resolution rule (mesh.UseWaypoint).
 func (ix *index) usesWaypoint(s *corev1.Service) bool {
 	wp := ix.in.Waypoint
-	if s.Namespace != wp.Namespace {
-		return false
-	}
-	if v, ok := s.Labels[LabelUseWaypoint]; ok {
-		return v == wp.Name
-	}
-	return ix.nsLabels[s.Namespace][LabelUseWaypoint] == wp.Name
+	name, _ := mesh.UseWaypoint(nil, s.Labels, ix.nsLabels[s.Namespace])
+	return s.Namespace == wp.Namespace && name == wp.Name
 }
 
+// inMesh: endpoints in an enrolled namespace are reached over HBONE.
 func (ix *index) inMesh(ns string) bool {
-	return ix.nsLabels[ns][LabelDataplane] == DataplaneAmbient
+	return mesh.Enrolled(nil, ix.nsLabels[ns])
 }
 
 // referencePermitted reports whether a route in fromNS may refer to the

@@ -7,11 +7,11 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/wayfabric/wayfabric/api/membership"
+	"github.com/wayfabric/wayfabric/api/mesh"
 )
 
 var (
-	ambient = map[string]string{membership.LabelDataplaneMode: membership.DataplaneAmbient}
+	ambient = map[string]string{mesh.LabelDataplaneMode: mesh.DataplaneModeAmbient}
 )
 
 func lbls(kv ...string) map[string]string {
@@ -38,22 +38,22 @@ func fixture() Input {
 	nn := func(ns, n string) types.NamespacedName { return types.NamespacedName{Namespace: ns, Name: n} }
 	return Input{
 		Namespaces: map[string]map[string]string{
-			"mesh":        lbls(membership.LabelDataplaneMode, "ambient", membership.LabelUseWaypoint, "wp"),
-			"solo":        lbls(membership.LabelDataplaneMode, "ambient"),
+			"mesh":        lbls(mesh.LabelDataplaneMode, "ambient", mesh.LabelUseWaypoint, "wp"),
+			"solo":        lbls(mesh.LabelDataplaneMode, "ambient"),
 			"plain":       nil,
-			"wl":          lbls(membership.LabelDataplaneMode, "ambient", membership.LabelUseWaypoint, "wlwp"),
-			"gone":        lbls(membership.LabelDataplaneMode, "ambient", membership.LabelUseWaypoint, "missing"),
+			"wl":          lbls(mesh.LabelDataplaneMode, "ambient", mesh.LabelUseWaypoint, "wlwp"),
+			"gone":        lbls(mesh.LabelDataplaneMode, "ambient", mesh.LabelUseWaypoint, "missing"),
 			"kube-system": ambient,
 		},
 		Workloads: []*Workload{
 			pod("mesh", "web-1", "10.0.0.11", "web", nil),
-			pod("mesh", "wp-1", "10.0.0.12", "wp", lbls(membership.LabelDataplaneMode, "none")),
+			pod("mesh", "wp-1", "10.0.0.12", "wp", lbls(mesh.LabelDataplaneMode, "none")),
 			pod("solo", "api-1", "10.0.0.21", "api", nil),
-			pod("solo", "optout-1", "10.0.0.22", "optout", lbls(membership.LabelDataplaneMode, "none")),
+			pod("solo", "optout-1", "10.0.0.22", "optout", lbls(mesh.LabelDataplaneMode, "none")),
 			pod("plain", "db-1", "10.0.0.31", "db", nil),
 			pod("plain", "in-1", "10.0.0.32", "in", ambient),
 			pod("wl", "app-1", "10.0.0.41", "app", nil),
-			pod("wl", "wlwp-1", "10.0.0.42", "wlwp", lbls(membership.LabelDataplaneMode, "none")),
+			pod("wl", "wlwp-1", "10.0.0.42", "wlwp", lbls(mesh.LabelDataplaneMode, "none")),
 			pod("gone", "x-1", "10.0.0.51", "x", nil),
 			pod("kube-system", "dns-1", "10.0.0.61", "dns", nil),
 			{Namespace: "plain", Name: "host", UID: "host", IPs: []netip.Addr{netip.MustParseAddr("10.0.0.99")}, HostNetwork: true, Running: true},
@@ -65,9 +65,9 @@ func fixture() Input {
 			{Namespace: "solo", Name: "optout", ClusterIPs: []netip.Addr{netip.MustParseAddr("10.96.0.4")}, Ports: []ServicePort{{Name: "http", Port: 80}}},
 			{Namespace: "plain", Name: "db", ClusterIPs: []netip.Addr{netip.MustParseAddr("10.96.0.5")}, Ports: []ServicePort{{Name: "", Port: 5432}}},
 			{Namespace: "solo", Name: "empty", ClusterIPs: []netip.Addr{netip.MustParseAddr("10.96.0.6")}, Ports: []ServicePort{{Name: "http", Port: 80}}},
-			{Namespace: "mesh", Name: "web-direct", Labels: lbls(membership.LabelUseWaypoint, "none"), ClusterIPs: []netip.Addr{netip.MustParseAddr("10.96.0.7")}, Ports: []ServicePort{{Name: "http", Port: 80}}},
+			{Namespace: "mesh", Name: "web-direct", Labels: lbls(mesh.LabelUseWaypoint, "none"), ClusterIPs: []netip.Addr{netip.MustParseAddr("10.96.0.7")}, Ports: []ServicePort{{Name: "http", Port: 80}}},
 			{Namespace: "gone", Name: "x", ClusterIPs: []netip.Addr{netip.MustParseAddr("10.96.0.8")}, Ports: []ServicePort{{Name: "http", Port: 80}}},
-			{Namespace: "solo", Name: "labelled", Labels: lbls(membership.LabelUseWaypoint, "wp"), ClusterIPs: []netip.Addr{netip.MustParseAddr("10.96.0.9")}, Ports: []ServicePort{{Name: "http", Port: 80}}},
+			{Namespace: "solo", Name: "labelled", Labels: lbls(mesh.LabelUseWaypoint, "wp"), ClusterIPs: []netip.Addr{netip.MustParseAddr("10.96.0.9")}, Ports: []ServicePort{{Name: "http", Port: 80}}},
 		},
 		Endpoints: map[types.NamespacedName][]Endpoint{
 			nn("mesh", "web"):        {ep("10.0.0.11", "mesh", "web-1", map[string]uint16{"http": 8080})},

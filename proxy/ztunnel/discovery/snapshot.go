@@ -7,7 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/wayfabric/wayfabric/api/membership"
+	"github.com/wayfabric/wayfabric/api/mesh"
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 	"github.com/wayfabric/wayfabric/proxy/authz"
 )
@@ -138,12 +138,12 @@ func (s *Snapshot) WorkloadsOn(node string, fn func(*Workload)) {
 // not excluded.
 func (s *Snapshot) Enrolled(w *Workload) bool {
 	return w != nil && !w.HostNetwork && w.Running && !s.excluded[w.Namespace] &&
-		membership.Enrolled(w.Labels, s.nsLabels[w.Namespace])
+		mesh.Enrolled(w.Labels, s.nsLabels[w.Namespace])
 }
 
 // serviceWaypoint is the waypoint that handles traffic to svc, if any.
 func (s *Snapshot) serviceWaypoint(svc *Service) *Waypoint {
-	name := membership.Waypoint(svc.Labels, s.nsLabels[svc.Namespace])
+	name := waypointOf(svc.Labels, s.nsLabels[svc.Namespace])
 	if name == "" {
 		return nil
 	}
@@ -156,7 +156,7 @@ func (s *Snapshot) serviceWaypoint(svc *Service) *Waypoint {
 
 // workloadWaypoint is the waypoint that handles traffic addressed to w, if any.
 func (s *Snapshot) workloadWaypoint(w *Workload) *Waypoint {
-	name := membership.Waypoint(w.Labels, s.nsLabels[w.Namespace])
+	name := waypointOf(w.Labels, s.nsLabels[w.Namespace])
 	if name == "" {
 		return nil
 	}
@@ -170,7 +170,7 @@ func (s *Snapshot) workloadWaypoint(w *Workload) *Waypoint {
 // waypointNamed reports a use-waypoint label naming a waypoint that does
 // not exist: traffic must not silently skip the policy it was meant to get.
 func (s *Snapshot) waypointNamed(own map[string]string, ns string) (string, bool) {
-	name := membership.Waypoint(own, s.nsLabels[ns])
+	name := waypointOf(own, s.nsLabels[ns])
 	if name == "" {
 		return "", false
 	}
@@ -183,7 +183,7 @@ func (s *Snapshot) waypointNamed(own map[string]string, ns string) (string, bool
 // it backs. Empty: any mesh identity may.
 func (s *Snapshot) WaypointsFor(w *Workload) []types.NamespacedName {
 	out := slices.Clone(s.behind[w.Key()])
-	if name := membership.Waypoint(w.Labels, s.nsLabels[w.Namespace]); name != "" {
+	if name := waypointOf(w.Labels, s.nsLabels[w.Namespace]); name != "" {
 		k := types.NamespacedName{Namespace: w.Namespace, Name: name}
 		if wp := s.waypoints[k]; wp != nil && !slices.Contains(out, k) {
 			out = append(out, k)
@@ -224,3 +224,10 @@ func (s *Snapshot) Authorization(w *Workload) *authz.Evaluator {
 
 // Policies lists the compiled policies (for logs of compile errors).
 func (s *Snapshot) Policies() *authz.Set { return s.policies }
+
+// waypointOf is the waypoint named by an object's own labels, else by its
+// namespace's ("none" on the object opts out of the namespace's).
+func waypointOf(own, namespace map[string]string) string {
+	name, _ := mesh.UseWaypoint(own, nil, namespace)
+	return name
+}
