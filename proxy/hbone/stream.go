@@ -260,6 +260,16 @@ func (s *Stream) Reset() {
 	s.c.resetStream(s.id, http2.ErrCodeCancel, errors.New("reset by application"))
 }
 
+// Draining reports that the stream's connection is going away (GOAWAY sent
+// or received, or the connection failed). The stream itself works to its
+// end, but a pool should not start another exchange on it: its peer (a node
+// proxy being replaced) will close it when its drain ends.
+func (s *Stream) Draining() bool {
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	return s.c.goAwayRecv || s.c.goAwaySent || s.c.err != nil
+}
+
 // LocalAddr implements net.Conn. On the server it is the CONNECT target;
 // on the client, the tunnel's local address.
 func (s *Stream) LocalAddr() net.Addr { return addrOf(s.localAP, s.localNet) }

@@ -87,7 +87,7 @@ func (h *inlineH1Client) get(ctx context.Context, ep routing.Endpoint) (*h1Conn,
 	for conns := h.idle[ep.Addr]; len(conns) > 0; conns = h.idle[ep.Addr] {
 		c := conns[len(conns)-1]
 		h.idle[ep.Addr] = conns[:len(conns)-1]
-		if time.Since(c.lastUsed) < h.idleTimeout {
+		if time.Since(c.lastUsed) < h.idleTimeout && !retiring(c.nc) {
 			h.mu.Unlock()
 			return c, true, nil
 		}
@@ -101,10 +101,21 @@ func (h *inlineH1Client) get(ctx context.Context, ep routing.Endpoint) (*h1Conn,
 	return &h1Conn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 8<<10), addr: ep.Addr}, false, nil
 }
 
+// drainer is a connection that can say it should carry no further
+// exchange: an HBONE stream whose tunnel got GOAWAY because the node proxy
+// behind it is being replaced. Reusing it would put a request on a stream
+// that the old proxy closes when its drain ends.
+type drainer interface{ Draining() bool }
+
+func retiring(nc net.Conn) bool {
+	d, ok := nc.(drainer)
+	return ok && d.Draining()
+}
+
 func (h *inlineH1Client) put(c *h1Conn) {
 	c.lastUsed = time.Now()
 	h.mu.Lock()
-	if h.closed || len(h.idle[c.addr]) >= h.maxIdle {
+	if h.closed || len(h.idle[c.addr]) >= h.maxIdle || retiring(c.nc) {
 		h.mu.Unlock()
 		c.nc.Close()
 		return

@@ -165,7 +165,7 @@ func (p *podProxy) openConns() int {
 
 // stop ends everything: listeners, then (after drain, if any) connections.
 func (p *podProxy) stop(drain time.Duration) {
-	p.stopAccepting()
+	p.stopAccepting() // GOAWAY now: waypoints stop reusing their kept-alive streams here
 	deadline := time.Now().Add(drain)
 	for time.Now().Before(deadline) && p.openConns() > 0 {
 		time.Sleep(50 * time.Millisecond)
