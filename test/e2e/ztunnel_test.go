@@ -187,6 +187,50 @@ spec:
 			"throughputRatio", fmt.Sprintf("%.2f", meshMbps/plainMbps))
 	})
 
+	It("ztunnel upgrade, resources change and rollback under connection churn fail no connection", func() {
+		// 200 new connections a second, each one short request, from a plain
+		// client to an enrolled server: every one goes through the client's
+		// and the server's ztunnel (one process on this node) while it is
+		// replaced three times.
+		load := testPodAs(ambientNS, "client", "load-through-upgrades", "load", "-url=http://"+serverIP+":8080/",
+			"-rps=200", "-new-conn", "-concurrency=200", "-duration=150s", "-timeout=5s", "-progress=5s")
+		startPod(load)
+		Eventually(func() string { return jsonpath("{.status.phase}", "-n", ambientNS, "pod", load.Name) }).
+			WithTimeout(time.Minute).Should(Equal("Running"))
+		time.Sleep(5 * time.Second)
+
+		var extraRSS float64
+		roll := func(name, v, extra string) time.Duration {
+			before := ztunnelPod().Name
+			start := time.Now()
+			applyZtunnelConfig(v, extra)
+			Eventually(func() string {
+				pods := ztunnelPods()
+				if rss := ztunnelRSSMB(); len(rss) == 2 {
+					extraRSS = max(extraRSS, min(rss[0], rss[1]))
+				}
+				if len(pods) != 1 || pods[0].Name == before || len(pods[0].Status.ContainerStatuses) == 0 ||
+					!pods[0].Status.ContainerStatuses[0].Ready {
+					return fmt.Sprintf("%d ztunnel pods", len(pods))
+				}
+				return pods[0].Spec.Containers[0].Image
+			}).WithTimeout(3*time.Minute).WithPolling(250*time.Millisecond).Should(Equal(imageRepo+"/ztunnel:"+v), "%s did not complete", name)
+			return time.Since(start)
+		}
+		upgrade := roll("upgrade", nextVersion, "")
+		resources := roll("resources change", nextVersion, "  resources: {requests: {cpu: 20m, memory: 40Mi}}")
+		rollback := roll("rollback", version, "")
+		logs := waitPod(load, 4*time.Minute)
+		sum := parseSummary(logs)
+		Expect(sum.Sent).To(BeNumerically(">", 10000), logs)
+		Expect(sum.Failed).To(BeZero(), "connections failed while the ztunnel was replaced:\n%s", logs)
+		st := ztunnelStatus()
+		Expect(st.CapturedPods).To(BeNumerically(">=", 2), "after the rollback the ztunnel serves %d pods", st.CapturedPods)
+		figure("ztunnel-upgrades", "newConnections", sum.Sent, "failed", sum.Failed,
+			"upgrade", upgrade.Round(100*time.Millisecond), "resourcesChange", resources.Round(100*time.Millisecond),
+			"rollback", rollback.Round(100*time.Millisecond), "drainSeconds", 5, "secondProcessRSSMB", fmt.Sprintf("%.1f", extraRSS))
+	})
+
 	It("ztunnel killed with SIGKILL: enrolled traffic fails closed and recovers after the restart with every pod adopted", func() {
 		self, err := netns.Current()
 		Expect(err).NotTo(HaveOccurred())
@@ -264,6 +308,15 @@ spec:
 
 func ztunnelPod() corev1.Pod {
 	GinkgoHelper()
+	live := ztunnelPods()
+	Expect(live).To(HaveLen(1), "one ztunnel pod on the node")
+	return live[0]
+}
+
+// ztunnelPods lists the ztunnel pods not being deleted (two on the node
+// while one hands over to the other).
+func ztunnelPods() []corev1.Pod {
+	GinkgoHelper()
 	var pods corev1.PodList
 	Expect(getJSON(&pods, "-n", operatorNS, "pods", "-l", "mesh.wayfabric.io/ztunnel-config="+zcName)).To(Succeed())
 	var live []corev1.Pod
@@ -272,8 +325,7 @@ func ztunnelPod() corev1.Pod {
 			live = append(live, p)
 		}
 	}
-	Expect(live).To(HaveLen(1), "one ztunnel pod on the node")
-	return live[0]
+	return live
 }
 
 func ztunnelLogs() string {
@@ -284,8 +336,31 @@ func ztunnelLogs() string {
 // ztunnelPID finds the ztunnel process on this node by its command line.
 func ztunnelPID() int {
 	GinkgoHelper()
+	pids := ztunnelPIDs()
+	if len(pids) == 0 {
+		Fail("no ztunnel process on the node")
+	}
+	return pids[0]
+}
+
+// ztunnelRSSMB is the resident memory of each ztunnel process on the node
+// (a process that exits meanwhile is left out).
+func ztunnelRSSMB() []float64 {
+	var out []float64
+	for _, pid := range ztunnelPIDs() {
+		if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid))); err == nil {
+			out = append(out, procRSSMB(pid))
+		}
+	}
+	return out
+}
+
+// ztunnelPIDs lists the ztunnel processes on this node.
+func ztunnelPIDs() []int {
+	GinkgoHelper()
 	entries, err := os.ReadDir("/proc")
 	Expect(err).NotTo(HaveOccurred())
+	var pids []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -293,11 +368,10 @@ func ztunnelPID() int {
 		}
 		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
 		if err == nil && strings.HasPrefix(string(cmd), "/ztunnel\x00") {
-			return pid
+			pids = append(pids, pid)
 		}
 	}
-	Fail("no ztunnel process on the node")
-	return 0
+	return pids
 }
 
 func cniConflist() string {
@@ -452,9 +526,10 @@ func procCPUSeconds(pid int) float64 {
 
 // procRSSMB is a process's resident memory.
 func procRSSMB(pid int) float64 {
-	GinkgoHelper()
 	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
-	Expect(err).NotTo(HaveOccurred())
+	if err != nil {
+		return 0 // exited
+	}
 	for _, l := range strings.Split(string(b), "\n") {
 		if rest, ok := strings.CutPrefix(l, "VmRSS:"); ok {
 			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)

@@ -250,6 +250,7 @@ func load(ctx context.Context, args []string) error {
 	progress := fs.Duration("progress", 0, "also log a PROGRESS line this often (0: only the SUMMARY at the end); "+
 		"latencies are then kept per interval only, so the SUMMARY's percentiles cover the time since the last PROGRESS line")
 	proxy := fs.String("hbone-proxy", "", "HBONE endpoint host:port (waypoint or ztunnel); empty sends plain HTTP")
+	newConn := fs.Bool("new-conn", false, "open a new connection for every request (connection churn) instead of keeping them alive")
 	peer := fs.String("peer-identity", "", "SPIFFE identity the HBONE endpoint must prove")
 	ca := caFlagsOn(fs, "mesh CA URL (with -hbone-proxy)")
 	if err := fs.Parse(args); err != nil {
@@ -258,7 +259,8 @@ func load(ctx context.Context, args []string) error {
 	if *target == "" || *rps <= 0 || *concurrency <= 0 {
 		return fmt.Errorf("-url, a positive -rps and -concurrency are required")
 	}
-	tr := &http.Transport{MaxIdleConnsPerHost: *concurrency, MaxConnsPerHost: *concurrency, IdleConnTimeout: 30 * time.Second}
+	tr := &http.Transport{MaxIdleConnsPerHost: *concurrency, MaxConnsPerHost: *concurrency, IdleConnTimeout: 30 * time.Second,
+		DisableKeepAlives: *newConn}
 	mode := "http"
 	if *proxy != "" {
 		mode = "hbone"
