@@ -154,6 +154,63 @@ spec:
 		mustKubectl("-n", ambientNS, "label", "service", "echo", "mesh.wayfabric.io/use-waypoint-")
 	})
 
+	It("AuthorizationPolicy: the server's ztunnel admits only the allowed identity (L4); through the waypoint a path is denied to one identity only (L7)", func() {
+		loadAs := func(sa, name, url string) loadSummary {
+			return parseSummary(runPod(testPodAs(ambientNS, sa, name, "load", "-url="+url, "-rps=5", "-duration=3s", "-timeout=2s"), 2*time.Minute))
+		}
+		By("L4: only the client service account may connect to the echo pods")
+		apply(fmt.Sprintf(`apiVersion: mesh.wayfabric.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: echo-clients, namespace: %[1]s}
+spec:
+  selector: {matchLabels: {app: echo}}
+  action: ALLOW
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/%[1]s/sa/client"]}}]
+`, ambientNS))
+		var denied loadSummary
+		Eventually(func() int {
+			denied = loadAs("echo", fmt.Sprintf("l4-denied-%d", time.Now().UnixNano()%100000), "http://"+serverIP+":8080/")
+			return denied.Failed
+		}).WithTimeout(2*time.Minute).WithPolling(time.Second).Should(And(BeNumerically(">", 0), Equal(denied.Sent)),
+			"the echo identity still connects: %+v", denied)
+		Expect(getFrom(ambientNS, "http://"+serverIP+":8080/allowed").Pod).To(HavePrefix("echo-"))
+		Expect(ztunnelLogs()).To(And(ContainSubstring("connection denied by authorization policy"),
+			ContainSubstring("/sa/echo")), "the denial is not logged with its peer")
+		mustKubectl("-n", ambientNS, "delete", "authorizationpolicy", "echo-clients")
+
+		By("L7: through the waypoint, /admin is denied to the echo identity and served to the client identity")
+		mustKubectl("-n", ambientNS, "label", "service", "echo", "mesh.wayfabric.io/use-waypoint=wp")
+		defer mustKubectl("-n", ambientNS, "label", "service", "echo", "mesh.wayfabric.io/use-waypoint-")
+		apply(fmt.Sprintf(`apiVersion: mesh.wayfabric.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: admin-not-for-echo, namespace: %[1]s}
+spec:
+  targetRefs: [{kind: Service, group: "", name: echo}]
+  action: DENY
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/%[1]s/sa/echo"]}}]
+    to: [{operation: {paths: ["/admin", "/admin/*"]}}]
+`, ambientNS))
+		admin := "http://echo." + ambientNS + ".svc:8080/admin/keys"
+		var l7 loadSummary
+		Eventually(func() string {
+			l7 = loadAs("echo", fmt.Sprintf("l7-denied-%d", time.Now().UnixNano()%100000), admin)
+			if l7.Sent == 0 || l7.Failed != l7.Sent {
+				return fmt.Sprintf("%d of %d failed", l7.Failed, l7.Sent)
+			}
+			return strings.Join(l7.ErrorSample, " ")
+		}).WithTimeout(2*time.Minute).WithPolling(time.Second).Should(ContainSubstring("status 403"))
+		allowed := loadAs("client", "l7-allowed", admin)
+		Expect(allowed.Sent).To(BeNumerically(">", 0))
+		Expect(allowed.Failed).To(BeZero(), "the client identity was refused /admin: %v", allowed.ErrorSample)
+		other := loadAs("echo", "l7-other-path", "http://echo."+ambientNS+".svc:8080/public")
+		Expect(other.Failed).To(BeZero(), "the echo identity was refused another path: %v", other.ErrorSample)
+		mustKubectl("-n", ambientNS, "delete", "authorizationpolicy", "admin-not-for-echo")
+		figure("authorization-real-node", "l4DeniedConnections", denied.Failed, "l7Denied403", l7.Failed,
+			"l7AllowedForClient", allowed.Sent, "l7OtherPathForEcho", other.Sent)
+	})
+
 	It("figures: pod to pod through the ztunnel vs plain pod to pod, same run", func() {
 		const rps, d = 1000, 20 * time.Second
 		pid := ztunnelPID()
