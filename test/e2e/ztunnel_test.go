@@ -34,6 +34,14 @@ const (
 func ztunnelSpecs() {
 	var serverIP, clientIP string
 
+	// The scenarios' ZtunnelConfig selects the real node only; it goes
+	// before the later contexts, whose ZtunnelConfigs would overlap it.
+	AfterAll(func() {
+		_, _ = kubectl("delete", "namespace", ambientNS, plainNS, "--wait=false")
+		_, _ = kubectl("delete", "ztunnelconfig", zcName, "--wait=true", "--timeout=2m")
+		Eventually(func() []corev1.Pod { return ztunnelPods() }).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(BeEmpty())
+	})
+
 	It("a ZtunnelConfig yields a running, Ready ztunnel on the real node that installs its CNI plugin", func() {
 		start := time.Now()
 		applyZtunnelConfig(version, "")
@@ -358,9 +366,10 @@ kind: ZtunnelConfig
 metadata: {name: %s}
 spec:
   version: %s
+  nodeSelector: {kubernetes.io/hostname: %s}
   cni: {binDir: %s, confDir: %s}
   upgrade: {drainSeconds: 5}
-%s`, zcName, v, filepath.Join(clusterDir, "run", "cni", "bin"), filepath.Join(clusterDir, "run", "cni", "net.d"), extra))
+%s`, zcName, v, nodeName, filepath.Join(clusterDir, "run", "cni", "bin"), filepath.Join(clusterDir, "run", "cni", "net.d"), extra))
 }
 
 func ztunnelPod() corev1.Pod {
@@ -370,12 +379,14 @@ func ztunnelPod() corev1.Pod {
 	return live[0]
 }
 
-// ztunnelPods lists the ztunnel pods not being deleted (two on the node
-// while one hands over to the other).
+// ztunnelPods lists the ztunnel pods on the real node not being deleted
+// (two while one hands over to the other). The fake kwok nodes, when the
+// suite runs with them, get a ztunnel pod each too.
 func ztunnelPods() []corev1.Pod {
 	GinkgoHelper()
 	var pods corev1.PodList
-	Expect(getJSON(&pods, "-n", operatorNS, "pods", "-l", "mesh.wayfabric.io/ztunnel-config="+zcName)).To(Succeed())
+	Expect(getJSON(&pods, "-n", operatorNS, "pods", "-l", "mesh.wayfabric.io/ztunnel-config="+zcName,
+		"--field-selector", "spec.nodeName="+nodeName)).To(Succeed())
 	var live []corev1.Pod
 	for _, p := range pods.Items {
 		if p.DeletionTimestamp == nil {
@@ -385,9 +396,14 @@ func ztunnelPods() []corev1.Pod {
 	return live
 }
 
+// ztunnelLogs are the logs of the ztunnel pods on the real node.
 func ztunnelLogs() string {
-	out, _ := kubectl("-n", operatorNS, "logs", "-l", "mesh.wayfabric.io/ztunnel-config="+zcName, "--tail=-1")
-	return out
+	var all strings.Builder
+	for _, p := range ztunnelPods() {
+		out, _ := kubectl("-n", operatorNS, "logs", p.Name, "--tail=-1")
+		all.WriteString(out)
+	}
+	return all.String()
 }
 
 // ztunnelPID finds the ztunnel process on this node by its command line.
