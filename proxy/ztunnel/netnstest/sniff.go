@@ -52,7 +52,14 @@ func Sniff(t TB, ns *netns.NS, link string) *Sniffer {
 			return err
 		}
 		s.fd = fd
-		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index})
+		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index}); err != nil {
+			return err
+		}
+		// Promiscuous while the socket lives (the kernel counts and undoes
+		// it on close): a bridge passes frames it forwards between two of
+		// its ports up to its own device only then.
+		return unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP,
+			&unix.PacketMreq{Ifindex: int32(ifi.Index), Type: unix.PACKET_MR_PROMISC})
 	})
 	if err != nil {
 		t.Fatalf("netnstest: sniffing %s: %v", link, err)
