@@ -140,11 +140,11 @@ func TestCORS(t *testing.T) {
 
 		// --- Invalid filters ---
 		{name: "two CORS filters make the rule invalid", spec: "HTTPRouteRule.Filters: CORS filter cannot be repeated",
-			routes:  []*gwv1.HTTPRoute{route("c", 0, withFilters(rule(nil, be("v1", 1)), corsF(corsMulti), corsF(corsMulti)))},
-			target:  "/", backend: "app/web:80", skipped: []string{"CORS specified twice", "no valid rules"}},
+			routes: []*gwv1.HTTPRoute{route("c", 0, withFilters(rule(nil, be("v1", 1)), corsF(corsMulti), corsF(corsMulti)))},
+			target: "/", backend: "app/web:80", skipped: []string{"CORS specified twice", "no valid rules"}},
 		{name: "an origin that is not scheme://host is invalid", spec: "HTTPCORSFilter.AllowOrigins: valid schemes are http and https",
-			routes:  corsRoute(gwv1.HTTPCORSFilter{AllowOrigins: []gwv1.CORSOrigin{"ftp://files.example"}}),
-			target:  "/", backend: "app/web:80", skipped: []string{"allowOrigins", "no valid rules"}},
+			routes: corsRoute(gwv1.HTTPCORSFilter{AllowOrigins: []gwv1.CORSOrigin{"ftp://files.example"}}),
+			target: "/", backend: "app/web:80", skipped: []string{"allowOrigins", "no valid rules"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { runRouteCase(t, tc) })

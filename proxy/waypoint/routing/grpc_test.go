@@ -242,15 +242,27 @@ func TestGRPCRouteTable(t *testing.T) {
 			grpcRoutes: []*gwv1.GRPCRoute{grpcRoute("g", 5, grule(gmatches(gmatch(gmethod("foo.Bar", ""))), gbe("v1", 1)))},
 			target:     "/web/page", status: 404, skipped: []string{"Conflicted"}},
 		{name: "GRPCRoute on another port leaves the HTTPRoute alone there", spec: "GEP-1294 Ports: a parentRef port binds that port only; conflicts are per Service and port",
-			mutate:     twoPorts,
-			routes:     []*gwv1.HTTPRoute{route("h", 0, rule(nil, be("v2", 1)))},
-			grpcRoutes: []*gwv1.GRPCRoute{func() *gwv1.GRPCRoute { r := grpcRoute("g", 5, grule(nil, gbe("v1", 1))); r.Spec.ParentRefs[0].Port = ptr.To[int32](7070); return r }()},
-			target:     "/page", backend: "app/v2:80", rule: "app/h#0", skipped: []string{"Service app/web port 7070"}},
+			mutate: twoPorts,
+			routes: []*gwv1.HTTPRoute{route("h", 0, rule(nil, be("v2", 1)))},
+			grpcRoutes: []*gwv1.GRPCRoute{func() *gwv1.GRPCRoute {
+				r := grpcRoute("g", 5, grule(nil, gbe("v1", 1)))
+				r.Spec.ParentRefs[0].Port = ptr.To[int32](7070)
+				return r
+			}()},
+			target: "/page", backend: "app/v2:80", rule: "app/h#0", skipped: []string{"Service app/web port 7070"}},
 		{name: "GRPCRoute attached to the Waypoint", spec: "brief: Route kinds HTTPRoute and GRPCRoute with Waypoint parents",
-			grpcRoutes: []*gwv1.GRPCRoute{func() *gwv1.GRPCRoute { r := grpcRoute("g", 0, grule(nil, gbe("v2", 1))); r.Spec.ParentRefs = []gwv1.ParentReference{{Name: "wp"}}; return r }()},
-			method:     post, target: "/foo.Bar/Get", headers: grpcHeaders, backend: "app/v2:80"},
+			grpcRoutes: []*gwv1.GRPCRoute{func() *gwv1.GRPCRoute {
+				r := grpcRoute("g", 0, grule(nil, gbe("v2", 1)))
+				r.Spec.ParentRefs = []gwv1.ParentReference{{Name: "wp"}}
+				return r
+			}()},
+			method: post, target: "/foo.Bar/Get", headers: grpcHeaders, backend: "app/v2:80"},
 		{name: "cross-namespace backend of a producer GRPCRoute needs a grant naming GRPCRoute", spec: "ReferenceGrantFrom kind GRPCRoute",
-			grpcRoutes: []*gwv1.GRPCRoute{grpcRoute("g", 0, grule(nil, func() gwv1.GRPCBackendRef { b := gbe("remote", 1); b.Namespace = ptr.To[gwv1.Namespace]("other"); return b }()))},
+			grpcRoutes: []*gwv1.GRPCRoute{grpcRoute("g", 0, grule(nil, func() gwv1.GRPCBackendRef {
+				b := gbe("remote", 1)
+				b.Namespace = ptr.To[gwv1.Namespace]("other")
+				return b
+			}()))},
 			mutate: func(in *Input) {
 				in.ReferenceGrants = []*gwv1.ReferenceGrant{{
 					ObjectMeta: metav1.ObjectMeta{Namespace: "other", Name: "g"},

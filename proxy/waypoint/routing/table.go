@@ -181,12 +181,12 @@ type matcher struct {
 	// match's service and method, for GRPCRoute precedence.
 	grpcService, grpcMethod int
 	kind                    pathKind
-	path      string
-	pathRE    *regexp.Regexp
-	method    string
-	headers   []valueMatch
-	query     []valueMatch
-	hostnames []string
+	path                    string
+	pathRE                  *regexp.Regexp
+	method                  string
+	headers                 []valueMatch
+	query                   []valueMatch
+	hostnames               []string
 	// hostRank orders matchers of routes with hostnames: an exact hostname
 	// beats a wildcard, longer beats shorter; 0 for routes without hostnames.
 	hostRank int
