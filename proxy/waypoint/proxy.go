@@ -50,7 +50,10 @@ type Config struct {
 	// holding a workload certificate: while one returns an error, readiness
 	// fails with that error, so no traffic arrives that could only be refused.
 	ReadinessChecks []func() error
-	Log             logr.Logger
+	// NodeProxyNamespace is where node proxies' identities live (the
+	// operator namespace): their own identity names no client namespace.
+	NodeProxyNamespace string
+	Log                logr.Logger
 }
 
 func (c *Config) defaults() {
@@ -163,6 +166,9 @@ func (p *Proxy) newServer(draining bool) *http.Server {
 				if !sc.peer.IsZero() {
 					ctx = WithPeer(ctx, sc.peer)
 				}
+				if sc.clientNS != "" {
+					ctx = context.WithValue(ctx, clientNSKey{}, sc.clientNS)
+				}
 				return ctx
 			}
 			return ctx
@@ -239,6 +245,7 @@ func (p *Proxy) ServeStream(ctx context.Context, conn net.Conn, dst netip.AddrPo
 	sc := &streamConn{Conn: conn, dst: dst}
 	sc.src, _ = ctx.Value(srcKey{}).(netip.AddrPort)
 	sc.peer = peerFrom(ctx)
+	sc.clientNS = p.clientNamespace(sc.peer)
 	proto := d.Protocol
 	if proto == routing.ProtocolSniff {
 		proto = sniff(sc, p.cfg.SniffTimeout)
