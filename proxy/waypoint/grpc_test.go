@@ -96,7 +96,9 @@ func TestGRPCRouteThroughTheWaypoint(t *testing.T) {
 	direct, _ := listenProxy(t, m.p, web)
 	tunnels := hboneClient(t, m.ca, ztunnelID)
 	dialers := map[string]func(context.Context, string) (net.Conn, error){
-		"h2c": func(ctx context.Context, _ string) (net.Conn, error) { return (&net.Dialer{}).DialContext(ctx, "tcp", direct) },
+		"h2c": func(ctx context.Context, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "tcp", direct)
+		},
 		"HBONE": func(ctx context.Context, _ string) (net.Conn, error) {
 			return tunnels.Dial(ctx, hbone.DialRequest{Target: web, Proxy: m.addr, SourceIdentity: ztunnelID, PeerIdentity: waypointID})
 		},
