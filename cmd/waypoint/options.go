@@ -17,6 +17,7 @@ type options struct {
 	caURL, rootCertFile, tokenFile               string
 	certFile, keyFile                            string
 	hbonePeerPort                                uint
+	waypointFor, nodeProxyNamespace              string
 	plaintext                                    plaintextListeners
 	drainSeconds, drainAcceptSeconds             float64
 	verbosity                                    int
@@ -49,6 +50,8 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.Var(&o.plaintext, "plaintext-listener", "LISTEN=DESTINATION (e.g. 127.0.0.1:18080=10.96.0.10:80): serve plain TCP as if tunnelled to DESTINATION; for benchmarks and debugging, repeatable")
 	fs.Float64Var(&o.drainSeconds, "drain-seconds", 30, "on SIGTERM, exit within this many seconds")
 	fs.Float64Var(&o.drainAcceptSeconds, "drain-accept-seconds", 5, "after readiness fails, keep accepting new streams this long (endpoint removal propagation); capped at half of drain-seconds")
+	fs.StringVar(&o.waypointFor, "waypoint-for", "service", "traffic this waypoint serves, as the Waypoint's spec.for: service (Service VIPs), workload (pod IPs) or all")
+	fs.StringVar(&o.nodeProxyNamespace, "node-proxy-namespace", "wayfabric-system", "namespace of the node proxies (the operator's): only their identities may set the client's address (Forwarded) on a tunnel")
 	fs.IntVar(&o.verbosity, "v", 0, "log verbosity")
 }
 
@@ -62,6 +65,11 @@ func (o *options) validate() error {
 	}
 	if o.drainAcceptSeconds < 0 {
 		errs = append(errs, errors.New("--drain-accept-seconds must not be negative"))
+	}
+	switch o.waypointFor {
+	case "service", "workload", "all":
+	default:
+		errs = append(errs, fmt.Errorf("--waypoint-for=%q: want service, workload or all", o.waypointFor))
 	}
 	if o.hboneAddr != "" && o.caURL == "" && o.certFile == "" {
 		errs = append(errs, errors.New("--ca-url is required for HBONE (or --cert-file and --key-file; or pass --hbone-addr= to disable it)"))

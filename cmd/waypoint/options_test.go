@@ -22,3 +22,12 @@ func TestDrainTimes(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateWaypointFor(t *testing.T) {
+	for v, ok := range map[string]bool{"service": true, "workload": true, "all": true, "": false, "pods": false} {
+		o := options{namespace: "ns", name: "wp", drainSeconds: 30, hbonePeerPort: 15008, waypointFor: v}
+		if err := o.validate(); (err == nil) != ok {
+			t.Errorf("--waypoint-for=%q: validate() = %v, want ok=%v", v, err, ok)
+		}
+	}
+}

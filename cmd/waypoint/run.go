@@ -28,8 +28,8 @@ import (
 // readiness fails → GOAWAY / Connection: close → accept window → stop
 // accepting → in-flight requests finish → return, all within drainSeconds.
 func run(ctx context.Context, o options, log logr.Logger) error {
-	wp := routing.Waypoint{Namespace: o.namespace, Name: o.name}
-	cfg := waypoint.Config{Log: log}
+	wp := routing.Waypoint{Namespace: o.namespace, Name: o.name, For: o.waypointFor}
+	cfg := waypoint.Config{Log: log, NodeProxyNamespace: o.nodeProxyNamespace}
 	// Certificates keep renewing through the drain, so not tied to ctx.
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
@@ -107,7 +107,9 @@ func run(ctx context.Context, o options, log logr.Logger) error {
 		var err error
 		hsrv, err = hbone.NewServer(hbone.ServerConfig{
 			TLS: identity.ServerTLS{Certs: id.certs, Bundle: id.bundle, LocalID: id.self, Authorize: identity.InTrustDomain(o.trustDomain)}.Config(),
-			Log: log.WithName("hbone-server"),
+			// Node proxies set Forwarded on their workloads' behalf; nobody else is believed.
+			TrustForwarded: hbone.TrustMeshComponents(o.nodeProxyNamespace, nil),
+			Log:            log.WithName("hbone-server"),
 		}, p.HBONEHandler())
 		if err != nil {
 			return err
