@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -16,9 +17,11 @@ import (
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses,verbs=get;list;watch
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses/status,verbs=get;update;patch
 
-// GatewayClassReconciler accepts every GatewayClass whose controllerName is ours.
+// GatewayClassReconciler accepts every GatewayClass whose controllerName is
+// ours and lists the features its Gateways support.
 type GatewayClassReconciler struct {
 	client.Client
+	features []gatewayv1.SupportedFeature
 }
 
 // Reconcile writes the Accepted condition of one GatewayClass.
@@ -32,7 +35,8 @@ func (r *GatewayClassReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 	orig := gc.DeepCopy()
 	meta.SetStatusCondition(&gc.Status.Conditions, gatewayClassAccepted(&gc))
-	if equalConditions(orig.Status.Conditions, gc.Status.Conditions) {
+	gc.Status.SupportedFeatures = r.features
+	if equalConditions(orig.Status.Conditions, gc.Status.Conditions) && equality.Semantic.DeepEqual(orig.Status.SupportedFeatures, gc.Status.SupportedFeatures) {
 		return ctrl.Result{}, nil
 	}
 	if _, err := patchStatus(ctx, r.Client, &gc, orig); err != nil {
