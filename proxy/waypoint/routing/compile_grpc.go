@@ -139,7 +139,11 @@ func compileGRPCMatch(src *gwv1.GRPCRouteMatch) (*matcher, error) {
 			case method == "":
 				m.kind, m.path = pathPrefix, "/"+svc
 			case svc == "":
-				m.kind, m.pathRE = pathRegex, regexp.MustCompile(`^/[^/]+/`+regexp.QuoteMeta(method)+`$`)
+				re, err := regexp.Compile(`^/[^/]+/` + regexp.QuoteMeta(method) + `$`)
+				if err != nil { // invalid UTF-8, which no request path can hold
+					return nil, fmt.Errorf("method match: %q is not a gRPC method name", method)
+				}
+				m.kind, m.pathRE = pathRegex, re
 			default:
 				m.kind, m.path = pathExact, "/"+svc+"/"+method
 			}

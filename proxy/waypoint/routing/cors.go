@@ -124,7 +124,11 @@ func parseOriginPattern(o string) (originPattern, error) {
 		re.WriteString(regexp.QuoteMeta(part))
 	}
 	re.WriteString("$")
-	return originPattern{scheme: scheme, host: regexp.MustCompile(re.String()), port: port}, nil
+	hostRE, err := regexp.Compile(re.String())
+	if err != nil { // invalid UTF-8 in the host
+		return originPattern{}, fmt.Errorf("allowOrigins: %q has an invalid host", o)
+	}
+	return originPattern{scheme: scheme, host: hostRE, port: port}, nil
 }
 
 // splitOriginHost splits host[:port], filling in the scheme's default port;
