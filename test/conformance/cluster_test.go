@@ -18,7 +18,7 @@ import (
 
 // cluster is the local cluster of hack/cluster and a kubectl for it.
 type cluster struct {
-	root, kubeconfig, kubectl, containerd string
+	root, dir, kubeconfig, kubectl, containerd string
 }
 
 func localCluster(t *testing.T) cluster {
@@ -28,7 +28,7 @@ func localCluster(t *testing.T) cluster {
 	if dir == "" {
 		dir = filepath.Join(root, "bin", "cluster")
 	}
-	c := cluster{root: root, kubeconfig: filepath.Join(dir, "kubeconfig"),
+	c := cluster{root: root, dir: dir, kubeconfig: filepath.Join(dir, "kubeconfig"),
 		containerd: filepath.Join(dir, "run", "containerd", "containerd.sock")}
 	if os.Geteuid() != 0 {
 		t.Skip("the conformance suite needs the local cluster, which needs root: run `sudo make conformance`")
@@ -62,13 +62,28 @@ func (c cluster) run(ctx context.Context, stdin, name string, args ...string) (s
 
 func (c cluster) kubectlOK(t *testing.T, stdin string, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	out, err := c.run(ctx, stdin, c.kubectl, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// waitFor runs `kubectl wait` and, when it fails, logs what explains it
+// (the objects' status, and the listed diagnostics) before failing.
+func (c cluster) waitFor(t *testing.T, diagnose [][]string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if _, err := c.run(ctx, "", c.kubectl, append([]string{"wait"}, args...)...); err != nil {
+		for _, d := range diagnose {
+			out, derr := c.run(ctx, "", c.kubectl, d...)
+			t.Logf("kubectl %s:\n%s%v", strings.Join(d, " "), out, derr)
+		}
+		t.Fatal(err)
+	}
 }
 
 func (c cluster) apply(t *testing.T, manifests string) {

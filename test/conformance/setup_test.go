@@ -59,19 +59,26 @@ func installWayfabric(t *testing.T, c cluster) {
 	c.apply(t, operator)
 	c.kubectlOK(t, "", "-n", operatorNS, "rollout", "status", "deployment/wayfabric-manager", "--timeout=5m")
 
-	ztunnel, err := os.ReadFile(filepath.Join(c.root, "config", "samples", "mesh_v1alpha1_ztunnelconfig.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.apply(t, string(ztunnel))
-	c.kubectlOK(t, "", "wait", "--for=condition=Ready", "ztunnelconfig/default", "--timeout=5m")
+	// The local cluster's CNI directories are under its state dir, not /etc/cni
+	// (hack/cluster/up.sh prints them).
+	c.apply(t, `apiVersion: mesh.wayfabric.io/v1alpha1
+kind: ZtunnelConfig
+metadata: {name: default}
+spec:
+  cni: {binDir: `+filepath.Join(c.dir, "run", "cni", "bin")+`, confDir: `+filepath.Join(c.dir, "run", "cni", "net.d")+`}
+`)
+	c.waitFor(t, [][]string{
+		{"get", "ztunnelconfig", "default", "-o", "yaml"},
+		{"-n", operatorNS, "get", "pods", "-o", "wide"},
+		{"-n", operatorNS, "logs", "-l", "mesh.wayfabric.io/ztunnel-config=default", "--tail=50"},
+	}, "--for=condition=Ready", "ztunnelconfig/default", "--timeout=5m")
 
 	c.apply(t, `apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
 metadata: {name: `+gateway.GatewayClassName+`}
 spec: {controllerName: `+gateway.ControllerName+`}
 `)
-	c.kubectlOK(t, "", "wait", "--for=condition=Accepted", "gatewayclass/"+gateway.GatewayClassName, "--timeout=2m")
+	c.waitFor(t, nil, "--for=condition=Accepted", "gatewayclass/"+gateway.GatewayClassName, "--timeout=2m")
 	// The class lists what the report claims for routes (GEP-2162).
 	var gc gatewayv1.GatewayClass
 	if err := json.Unmarshal([]byte(c.kubectlOK(t, "", "get", "gatewayclass", gateway.GatewayClassName, "-o", "json")), &gc); err != nil {
@@ -110,6 +117,7 @@ spec:
 		}
 	}
 	for _, ns := range []string{suite.MeshNamespace, suite.MeshConsumerNamespace} {
-		c.kubectlOK(t, "", "-n", ns, "wait", "--for=condition=Ready", "waypoint/"+waypointName, "--timeout=5m")
+		c.waitFor(t, [][]string{{"-n", ns, "get", "waypoint", waypointName, "-o", "yaml"}, {"-n", ns, "get", "pods", "-o", "wide"}},
+			"-n", ns, "--for=condition=Ready", "waypoint/"+waypointName, "--timeout=5m")
 	}
 }
