@@ -91,6 +91,10 @@ spec: {controllerName: `+gateway.ControllerName+`}
 
 // prepareMeshNamespaces creates the suite's two namespaces, enrolled, each
 // with a ready Waypoint, before the suite applies its manifests to them.
+// The Waypoints serve workload traffic too (spec.for all): a pod that uses a
+// waypoint accepts mesh traffic only from it, so the suite's requests to pod
+// IPs (MeshFrontend) must pass through it as well, where no Service route
+// applies to them.
 func prepareMeshNamespaces(t *testing.T, c cluster) {
 	t.Helper()
 	for _, ns := range []string{suite.MeshNamespace, suite.MeshConsumerNamespace} {
@@ -103,6 +107,7 @@ apiVersion: mesh.wayfabric.io/v1alpha1
 kind: Waypoint
 metadata: {name: `+waypointName+`, namespace: `+ns+`}
 spec:
+  for: all
   replicas: 1
   autoscaling: {horizontal: {enabled: false}}
 `)
