@@ -98,6 +98,8 @@ type Proxy struct {
 	draining atomic.Bool
 	closed   atomic.Bool
 	panics   atomic.Int64
+	// handovers counts streams the fast HTTP/1.1 path gave to net/http.
+	handovers atomic.Int64
 	// authzStats and denyLogs serve authorization (authz.go).
 	authzStats *authzMetrics
 	denyLogs   *logLimiter
@@ -129,6 +131,10 @@ func New(cfg Config) *Proxy {
 		Name: "wayfabric_waypoint_handler_panics_total",
 		Help: "Requests whose handling panicked (answered 500); any value above 0 is a bug.",
 	}, func() float64 { return float64(p.panics.Load()) }))
+	p.metrics.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "wayfabric_waypoint_http1_handovers_total",
+		Help: "Streams the fast HTTP/1.1 path handed over to net/http: HTTP/2, upgrades, Expect, chunked uploads, and routes with features it leaves to net/http.",
+	}, func() float64 { return float64(p.handovers.Load()) }))
 	p.authzStats, p.denyLogs = newAuthzMetrics(p.metrics.Registry), newLogLimiter(10, 50)
 	p.up = newUpstreams(cfg.MeshDialer, cfg.PlainDialer, cfg.MaxIdleConnsPerEndpoint)
 	p.main, p.mainLn = p.newServer(false), newStreamListener()
