@@ -8,6 +8,10 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/utils/ptr"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
+	"github.com/wayfabric/wayfabric/proxy/authz"
+	"github.com/wayfabric/wayfabric/proxy/authz/authztest"
 )
 
 var podDst = netip.MustParseAddrPort("10.1.0.10:8080")
@@ -131,5 +135,38 @@ func TestPodLabelDecidesMeshMembership(t *testing.T) {
 	from.namespace = "app"
 	if b := idx.resolve(from, gwv1.BackendObjectReference{Name: "v1", Port: ptr.To[int32](80)}); len(b.Endpoints) != 1 || b.Endpoints[0].InMesh {
 		t.Errorf("app/v1 endpoints %+v: the pod's own label (not ambient) should take it out of its ambient namespace's mesh", b.Endpoints)
+	}
+}
+
+// TestWorkloadDestinationPolicies: traffic addressed to a pod is enforced
+// with the policies attached to the waypoint; a Service's policies apply to
+// traffic addressed to the Service only.
+func TestWorkloadDestinationPolicies(t *testing.T) {
+	in := baseInput()
+	withPods(ForAll)(&in)
+	in.AuthorizationPolicies = []*meshv1alpha1.AuthorizationPolicy{
+		authztest.Policy(t, "app", "wp-get-only", `{targetRefs: [{group: mesh.wayfabric.io, kind: Waypoint, name: wp}], rules: [{to: [{operation: {methods: [GET]}}]}]}`),
+		authztest.Policy(t, "app", "web-no-admin", `{targetRefs: [{kind: Service, name: web}], action: DENY, rules: [{to: [{operation: {paths: [/admin]}}]}]}`),
+	}
+	tab := Compile(in)
+	for _, tc := range []struct {
+		dst          netip.AddrPort
+		method, path string
+		want         bool
+	}{
+		{podDst, "GET", "/admin", true}, // the Service's DENY does not apply to the pod's address
+		{podDst, "POST", "/", false},    // the waypoint's ALLOW does
+		{webVIP, "GET", "/admin", false},
+		{webVIP, "GET", "/", true},
+	} {
+		d := tab.Lookup(tc.dst)
+		if d == nil || d.Authz == nil {
+			t.Fatalf("%s: destination %+v without policies", tc.dst, d)
+		}
+		r := authz.L7Request{Method: tc.method, Path: tc.path, Host: "web"}
+		r.Destination = tc.dst
+		if got := d.Authz.L7(&r).Allowed; got != tc.want {
+			t.Errorf("%s %s to %s: allowed %v, want %v", tc.method, tc.path, tc.dst, got, tc.want)
+		}
 	}
 }
