@@ -9,7 +9,8 @@
 # Without a Docker engine, `make images` builds the same images (static binary,
 # non-root 65532, entrypoint /<binary>, OCI labels, amd64 + arm64) as OCI
 # tarballs with hack/images. Every main package under cmd/ needs a stage at the
-# end of this file; test/packaging checks that.
+# end of this file, or is copied into one (wayfabric-cni, the CNI plugin, ships
+# in the ztunnel image); test/packaging checks that.
 
 ARG GO_VERSION=1.26.8
 
@@ -28,6 +29,12 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
     go build -trimpath -buildvcs=false \
       -ldflags "-s -w -buildid= -X github.com/wayfabric/wayfabric/cmd/internal/buildinfo.Version=${VERSION}" \
       -o /out/${BINARY} ./cmd/${BINARY}
+# The ztunnel image also carries the CNI plugin it installs on each node.
+RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
+    if [ "${BINARY}" = ztunnel ]; then CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
+      go build -trimpath -buildvcs=false \
+        -ldflags "-s -w -buildid= -X github.com/wayfabric/wayfabric/cmd/internal/buildinfo.Version=${VERSION}" \
+        -o /out/wayfabric-cni ./cmd/wayfabric-cni; fi
 
 # Static base with CA certificates, /etc/passwd and /tmp; runs as nonroot (65532).
 FROM gcr.io/distroless/static-debian12:nonroot AS image
@@ -52,4 +59,5 @@ FROM image AS waypoint
 ENTRYPOINT ["/waypoint"]
 
 FROM image AS ztunnel
+COPY --from=build /out/wayfabric-cni /wayfabric-cni
 ENTRYPOINT ["/ztunnel"]

@@ -1,5 +1,7 @@
 package v1alpha1
 
+import "github.com/wayfabric/wayfabric/api/mesh"
+
 // Condition types shared by Waypoint and ZtunnelConfig.
 const (
 	// ConditionReady is True when every desired replica (or node) runs the
@@ -18,17 +20,18 @@ const (
 	ConditionScalingLimited = "ScalingLimited"
 )
 
-// Labels that enroll workloads in the mesh and select waypoints.
+// Labels that enroll workloads in the mesh and select waypoints; package
+// api/mesh defines them (with their resolution rules) for the data plane too.
 const (
 	// LabelDataplaneMode on a Namespace or Pod enrolls it in the mesh (value "ambient").
-	LabelDataplaneMode = "mesh.wayfabric.io/dataplane-mode"
+	LabelDataplaneMode = mesh.LabelDataplaneMode
 	// DataplaneModeAmbient is the value of LabelDataplaneMode that enrolls a workload.
-	DataplaneModeAmbient = "ambient"
+	DataplaneModeAmbient = mesh.DataplaneModeAmbient
 	// LabelUseWaypoint on a Namespace, Service or Pod names the waypoint its
 	// traffic goes through; the Service or Pod label wins over the Namespace.
-	LabelUseWaypoint = "mesh.wayfabric.io/use-waypoint"
+	LabelUseWaypoint = mesh.LabelUseWaypoint
 	// UseWaypointNone opts a Service or Pod out of a namespace-wide waypoint.
-	UseWaypointNone = "none"
+	UseWaypointNone = mesh.UseWaypointNone
 )
 
 // LogLevel is the verbosity of a proxy's log.

@@ -59,6 +59,13 @@ type ZtunnelConfigSpec struct {
 	// +optional
 	Capture *CaptureSettings `json:"capture,omitempty"`
 
+	// CNI says where the nodes' container runtime keeps its CNI plugins and
+	// network configuration. The ztunnel installs its chained CNI plugin
+	// there (new pods are captured before they start) and removes it when
+	// this ZtunnelConfig is deleted.
+	// +optional
+	CNI *CNISettings `json:"cni,omitempty"`
+
 	// ExcludedNamespaces are never enrolled, whatever their labels say.
 	// +kubebuilder:default={"kube-system"}
 	// +kubebuilder:validation:MaxItems=256
@@ -108,6 +115,22 @@ type CaptureSettings struct {
 	ExcludeOutboundCIDRs []string `json:"excludeOutboundCIDRs,omitempty"`
 }
 
+// CNISettings are host paths of the node's CNI setup.
+type CNISettings struct {
+	// BinDir holds the CNI plugin binaries (the runtime's bin_dir).
+	// +kubebuilder:default="/opt/cni/bin"
+	// +kubebuilder:validation:MaxLength=4096
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('/') && !self.contains('..')",message="cni.binDir must be an absolute path without '..'"
+	// +optional
+	BinDir string `json:"binDir,omitempty"`
+	// ConfDir holds the CNI network configuration (the runtime's conf_dir).
+	// +kubebuilder:default="/etc/cni/net.d"
+	// +kubebuilder:validation:MaxLength=4096
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('/') && !self.contains('..')",message="cni.confDir must be an absolute path without '..'"
+	// +optional
+	ConfDir string `json:"confDir,omitempty"`
+}
+
 // ZtunnelUpgrade controls how the ztunnel DaemonSet rolls out. The default
 // (surge 1, unavailable 0) starts the new ztunnel next to the old one, which
 // hands over its listeners and drains.
@@ -145,14 +168,39 @@ type ZtunnelConfigStatus struct {
 	// UpdatedNodes is the number of nodes running the desired template.
 	// +optional
 	UpdatedNodes int32 `json:"updatedNodes"`
+	// CapturedPods is the number of pods the ready ztunnels capture, as each
+	// reports on its status endpoint (refreshed about every 30 s).
+	// +optional
+	CapturedPods int32 `json:"capturedPods"`
 	// Version is the release the ztunnels run (or are rolling out to).
 	// +optional
 	Version string `json:"version,omitempty"`
+	// Versions counts the nodes per ztunnel release actually running: one
+	// entry normally, two while a rollout or a rollback is under way. A
+	// node in the middle of its handover counts for both.
+	// +listType=map
+	// +listMapKey=version
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	Versions []ZtunnelVersionStatus `json:"versions,omitempty"`
 	// Conditions: Ready, Progressing, Degraded.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// ZtunnelVersionStatus is what the ztunnels of one release do.
+type ZtunnelVersionStatus struct {
+	// Version is the release (the version label of the ztunnel pods).
+	// +kubebuilder:validation:MaxLength=64
+	Version string `json:"version"`
+	// Nodes running a ztunnel pod of this version that is not being deleted.
+	Nodes int32 `json:"nodes"`
+	// ReadyNodes are the nodes whose ztunnel of this version is ready.
+	ReadyNodes int32 `json:"readyNodes"`
+	// CapturedPods is the sum of the pods these ready ztunnels capture.
+	CapturedPods int32 `json:"capturedPods"`
 }
 
 // ZtunnelConfig deploys the per-node L4 proxies (one DaemonSet) to the nodes
@@ -165,6 +213,8 @@ type ZtunnelConfigStatus struct {
 // +kubebuilder:printcolumn:name="Updated",type=integer,JSONPath=`.status.updatedNodes`
 // +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.status.version`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Pods",type=integer,JSONPath=`.status.capturedPods`,priority=1,description="Pods captured by the ready ztunnels"
+// +kubebuilder:printcolumn:name="Degraded",type=string,JSONPath=`.status.conditions[?(@.type=="Degraded")].reason`,priority=1,description="Reason of the Degraded condition"
 type ZtunnelConfig struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

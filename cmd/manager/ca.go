@@ -5,9 +5,8 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
-	"github.com/wayfabric/wayfabric/controllers"
+	"github.com/wayfabric/wayfabric/controllers/ca"
 	"github.com/wayfabric/wayfabric/controllers/ztunnel"
-	"github.com/wayfabric/wayfabric/proxy/ca"
 )
 
 // addCA runs the mesh CA in every manager replica (it needs no leader).
@@ -16,12 +15,11 @@ func addCA(mgr ctrl.Manager, o options) error {
 		ctrl.Log.WithName("setup").Info("mesh CA disabled (--ca-bind-address is empty)")
 		return nil
 	}
-	ns := controllers.OperatorNamespace(o.namespace)
 	c, err := ca.NewFromConfig(mgr.GetConfig(), ca.Options{
-		Namespace:   ns,
+		Namespace:   o.namespace,
 		TrustDomain: o.trustDomain,
 		Addr:        o.caAddr,
-		IsNodeProxy: ztunnel.NodeProxyCheck(mgr.GetAPIReader(), ns),
+		IsNodeProxy: ztunnel.NodeProxyCheck(mgr.GetAPIReader(), o.namespace),
 		Log:         ctrl.Log.WithName("ca"),
 	})
 	if err != nil {

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"time"
 
+	"github.com/wayfabric/wayfabric/controllers"
+	"github.com/wayfabric/wayfabric/controllers/ca"
 	"github.com/wayfabric/wayfabric/proxy/identity"
 )
 
@@ -41,10 +44,10 @@ func (o *options) bindFlags(fs *flag.FlagSet) {
 		"default ztunnel image; its tag follows each ZtunnelConfig's spec.version (env RELATED_IMAGE_ZTUNNEL)")
 	fs.DurationVar(&o.autoscalerInterval, "autoscaler-interval", time.Second,
 		"how often the autoscaler reads every waypoint replica's load report")
-	fs.StringVar(&o.namespace, "namespace", "",
-		"the operator's namespace: ztunnels, the CA root Secret and trust bundle live there (default: $POD_NAMESPACE, else wayfabric-system)")
+	fs.StringVar(&o.namespace, "namespace", envOr("POD_NAMESPACE", controllers.DefaultNamespace),
+		"the operator's namespace: ztunnels, the CA root Secret and trust bundle live there (env POD_NAMESPACE)")
 	fs.StringVar(&o.trustDomain, "trust-domain", "cluster.local", "trust domain of the SPIFFE identities the CA issues")
-	fs.StringVar(&o.caAddr, "ca-bind-address", ":15012", "address of the mesh CA (HTTPS); empty disables the CA")
+	fs.StringVar(&o.caAddr, "ca-bind-address", ca.DefaultAddr, "address of the mesh CA (HTTPS); empty disables the CA")
 	fs.StringVar(&o.defaultVersion, "default-version", "",
 		"proxy release used when spec.version is empty (default: the manager's own release)")
 }
@@ -59,6 +62,9 @@ func envOr(name, fallback string) string {
 // validate rejects settings that would otherwise fail later, or be replaced
 // by a default without a word.
 func (o *options) validate() error {
+	if o.namespace == "" {
+		return errors.New("--namespace must not be empty")
+	}
 	if o.autoscalerInterval <= 0 {
 		return fmt.Errorf("--autoscaler-interval must be positive, got %v", o.autoscalerInterval)
 	}

@@ -17,6 +17,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"negative interval", []string{"--autoscaler-interval=-1s"}, "--autoscaler-interval must be positive"},
 		{"trust domain with a space", []string{"--trust-domain=cluster local"}, `--trust-domain "cluster local"`},
 		{"empty trust domain", []string{"--trust-domain="}, "--trust-domain"},
+		{"empty namespace", []string{"--namespace="}, "--namespace must not be empty"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var o options

@@ -16,6 +16,7 @@ import (
 	"github.com/go-logr/logr/funcr"
 
 	"github.com/wayfabric/wayfabric/cmd/internal/buildinfo"
+	"github.com/wayfabric/wayfabric/proxy/waypoint"
 )
 
 func main() {
@@ -37,7 +38,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	start := time.Now()
-	if err := run(ctx, o, log); err != nil {
+	if err := waypoint.Run(ctx, o.runOptions(), log); err != nil {
 		log.Error(err, "waypoint failed")
 		os.Exit(1)
 	}

@@ -36,7 +36,7 @@ func TestAuthorizationEnvtest(t *testing.T) {
 var _ = BeforeSuite(func() {
 	var err error
 	env, err = testutil.Start(func(mgr ctrl.Manager) error {
-		return (&authorization.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("authorization-controller"),
+		return (&authorization.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("authorization-controller"),
 			RootNamespace: rootNamespace}).SetupWithManager(mgr)
 	})
 	Expect(err).NotTo(HaveOccurred())

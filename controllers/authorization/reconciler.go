@@ -7,14 +7,12 @@ package authorization
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -22,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	meshac "github.com/wayfabric/wayfabric/api/applyconfiguration/api/v1alpha1"
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 	"github.com/wayfabric/wayfabric/controllers/internal/conditions"
 	"github.com/wayfabric/wayfabric/controllers/internal/events"
@@ -34,19 +33,17 @@ const FieldOwner = "wayfabric-authorization"
 // Reconciler computes and writes one AuthorizationPolicy's status.
 type Reconciler struct {
 	client.Client
-	Recorder record.EventRecorder
+	Recorder events.Recorder
 	// RootNamespace is the operator's namespace: policies there without
 	// targetRefs apply mesh-wide.
 	RootNamespace string
-	// Now is the clock for condition transition times (nil: time.Now).
-	Now func() time.Time
 }
 
 // +kubebuilder:rbac:groups=mesh.wayfabric.io,resources=authorizationpolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=mesh.wayfabric.io,resources=authorizationpolicies/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=services;namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=mesh.wayfabric.io,resources=waypoints,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one policy's status up to date.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -57,30 +54,29 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !p.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
+	// The status is written on every way out: a target that cannot be read
+	// shows as Accepted Unknown (ReadFailed), not only in the log.
 	targets, err := r.resolveTargets(ctx, &p)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
 	f := Facts{
-		Generation: p.Generation, Compiled: authz.CompilePolicy(&p), Targets: targets,
+		Generation: p.Generation, Compiled: authz.CompilePolicy(&p), Targets: targets, ReadErr: err,
 		Root: p.Namespace == r.RootNamespace, Selector: p.Spec.Selector != nil,
 	}
-	now := time.Now
-	if r.Now != nil {
-		now = r.Now
-	}
-	want := ComputeStatus(p.Status.Conditions, f, metav1.NewTime(now()))
+	return ctrl.Result{}, errors.Join(err, r.writeStatus(ctx, &p, ComputeStatus(p.Status, f, metav1.Now())))
+}
+
+// writeStatus applies want when the policy does not show it yet, and
+// announces a change of Accepted.
+func (r *Reconciler) writeStatus(ctx context.Context, p *meshv1alpha1.AuthorizationPolicy, want meshv1alpha1.AuthorizationPolicyStatus) error {
 	if StatusUpToDate(p.Status, want) {
-		return ctrl.Result{}, nil
+		return nil
 	}
-	if err := r.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(statusApply(&p, want)),
-		client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-		err = fmt.Errorf("writing status of AuthorizationPolicy %s: %w", req.NamespacedName, err)
-		events.Failed(r.Recorder, &p, events.ReasonStatusFailed, err)
-		return ctrl.Result{}, err
+	if err := r.Status().Apply(ctx, statusApply(p, want), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+		err = fmt.Errorf("writing status of AuthorizationPolicy %s/%s: %w", p.Namespace, p.Name, err)
+		events.Failed(r.Recorder, p, events.ReasonStatusFailed, err)
+		return err
 	}
-	r.announce(&p, want)
-	return ctrl.Result{}, nil
+	r.announce(p, want)
+	return nil
 }
 
 // announce records an event when Accepted changes status or reason.
@@ -91,34 +87,20 @@ func (r *Reconciler) announce(p *meshv1alpha1.AuthorizationPolicy, st meshv1alph
 		return
 	}
 	if c.Status == metav1.ConditionTrue {
-		events.Normal(r.Recorder, p, c.Reason, c.Message)
+		events.Normal(r.Recorder, p, c.Reason, events.ActionReconcile, c.Message)
 	} else {
-		events.Warning(r.Recorder, p, c.Reason, c.Message)
+		events.Warning(r.Recorder, p, c.Reason, events.ActionReconcile, c.Message)
 	}
 }
 
-func statusApply(p *meshv1alpha1.AuthorizationPolicy, st meshv1alpha1.AuthorizationPolicyStatus) *unstructured.Unstructured {
-	conds := make([]any, 0, len(st.Conditions))
-	for _, c := range st.Conditions {
-		conds = append(conds, conditions.ToApply(c))
-	}
-	waypoints := make([]any, 0, len(st.Waypoints))
-	for _, w := range st.Waypoints {
-		waypoints = append(waypoints, w)
-	}
-	status := map[string]any{
-		"observedGeneration": st.ObservedGeneration,
-		"enforcedBy":         string(st.EnforcedBy),
-		"conditions":         conds,
-	}
-	if len(waypoints) > 0 {
-		status["waypoints"] = waypoints
-	}
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": meshv1alpha1.GroupVersion.String(), "kind": "AuthorizationPolicy",
-		"metadata": map[string]any{"name": p.Name, "namespace": p.Namespace},
-		"status":   status,
-	}}
+// statusApply is the server-side apply of the whole status (this reconciler
+// owns all of it).
+func statusApply(p *meshv1alpha1.AuthorizationPolicy, st meshv1alpha1.AuthorizationPolicyStatus) *meshac.AuthorizationPolicyApplyConfiguration {
+	return meshac.AuthorizationPolicy(p.Name, p.Namespace).WithStatus(meshac.AuthorizationPolicyStatus().
+		WithObservedGeneration(st.ObservedGeneration).
+		WithEnforcedBy(st.EnforcedBy).
+		WithWaypoints(st.Waypoints...).
+		WithConditions(conditions.ToApply(st.Conditions...)...))
 }
 
 // SetupWithManager watches policies and what their status depends on:

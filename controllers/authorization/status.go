@@ -38,10 +38,15 @@ type Facts struct {
 	Root     bool
 	Selector bool
 	Targets  []Target
+	// ReadErr is a failure to read the targets: who enforces the policy is
+	// then unknown.
+	ReadErr error
 }
 
-// ComputeStatus derives the whole status (this reconciler owns all of it).
-func ComputeStatus(existing []metav1.Condition, f Facts, now metav1.Time) meshv1alpha1.AuthorizationPolicyStatus {
+// ComputeStatus derives the whole status (this reconciler owns all of it)
+// from the facts and the status the policy has. When the targets could not
+// be read, enforcedBy and waypoints keep their last known values.
+func ComputeStatus(have meshv1alpha1.AuthorizationPolicyStatus, f Facts, now metav1.Time) meshv1alpha1.AuthorizationPolicyStatus {
 	st := meshv1alpha1.AuthorizationPolicyStatus{ObservedGeneration: f.Generation, EnforcedBy: EnforcedBy(f)}
 	for _, t := range f.Targets {
 		if t.Problem == "" && t.Waypoint != "" && !slices.Contains(st.Waypoints, t.Waypoint) {
@@ -49,7 +54,10 @@ func ComputeStatus(existing []metav1.Condition, f Facts, now metav1.Time) meshv1
 		}
 	}
 	slices.Sort(st.Waypoints)
-	st.Conditions = []metav1.Condition{conditions.Merge(existing, AcceptedCondition(f), now)}
+	if f.ReadErr != nil {
+		st.EnforcedBy, st.Waypoints = have.EnforcedBy, have.Waypoints
+	}
+	st.Conditions = []metav1.Condition{conditions.Merge(have.Conditions, AcceptedCondition(f), now)}
 	return st
 }
 
@@ -82,9 +90,10 @@ func EnforcedBy(f Facts) meshv1alpha1.EnforcementPoint {
 }
 
 // AcceptedCondition: False/Invalid when the policy does not compile (it
-// then denies everything it selects), False/TargetNotFound when a target
-// cannot be resolved, False/WaypointRequired when HTTP fields meet a
-// Service without waypoint, else True/Accepted saying who enforces what.
+// then denies everything it selects), Unknown/ReadFailed when its targets
+// could not be read, False/TargetNotFound when a target cannot be resolved,
+// False/WaypointRequired when HTTP fields meet a Service without waypoint,
+// else True/Accepted saying who enforces what.
 func AcceptedCondition(f Facts) metav1.Condition {
 	c := metav1.Condition{Type: meshv1alpha1.ConditionAccepted, ObservedGeneration: f.Generation}
 	if err := f.Compiled.Err; err != nil {
@@ -94,6 +103,9 @@ func AcceptedCondition(f Facts) metav1.Condition {
 			c.Message = fmt.Sprintf("The policy does not compile: %v. As an AUDIT policy it changes no decision; nothing is audited until it is fixed.", err)
 		}
 		return c
+	}
+	if f.ReadErr != nil {
+		return conditions.Unknown(meshv1alpha1.ConditionAccepted, f.Generation, f.ReadErr)
 	}
 	var problems, needWaypoint []string
 	for _, t := range f.Targets {

@@ -81,19 +81,37 @@ func TestComputeStatusListsWaypointsAndKeepsTransitionTime(t *testing.T) {
 		{Ref: svcRef("b"), Waypoint: "app/wp2"}, {Ref: svcRef("a"), Waypoint: "app/wp"}, {Ref: svcRef("c"), Waypoint: "app/wp"},
 	}}
 	then := metav1.Unix(100, 0)
-	st := ComputeStatus(nil, f, then)
+	st := ComputeStatus(meshv1alpha1.AuthorizationPolicyStatus{}, f, then)
 	if got := strings.Join(st.Waypoints, ","); got != "app/wp,app/wp2" {
 		t.Errorf("waypoints %q, want sorted and unique", got)
 	}
 	if st.ObservedGeneration != 3 || st.Conditions[0].ObservedGeneration != 3 {
 		t.Errorf("observed generation not set: %+v", st)
 	}
-	again := ComputeStatus(st.Conditions, f, metav1.Unix(200, 0))
+	again := ComputeStatus(st, f, metav1.Unix(200, 0))
 	if !again.Conditions[0].LastTransitionTime.Equal(&then) || !StatusUpToDate(st, again) {
 		t.Errorf("an unchanged status must keep its transition time and need no write")
 	}
 	f.Targets = nil
-	if StatusUpToDate(st, ComputeStatus(st.Conditions, f, then)) {
+	if StatusUpToDate(st, ComputeStatus(st, f, then)) {
 		t.Errorf("a changed enforcement point must be written")
+	}
+}
+
+func TestComputeStatusWhenTargetsCannotBeRead(t *testing.T) {
+	have := meshv1alpha1.AuthorizationPolicyStatus{EnforcedBy: meshv1alpha1.EnforcedByWaypoint, Waypoints: []string{"app/wp"}}
+	f := Facts{Generation: 2, Compiled: &authz.Policy{Action: meshv1alpha1.ActionAllow},
+		ReadErr: errors.New("reading Service app/web: timeout")}
+	st := ComputeStatus(have, f, metav1.Unix(100, 0))
+	c := st.Conditions[0]
+	if c.Status != metav1.ConditionUnknown || c.Reason != "ReadFailed" || !strings.Contains(c.Message, "reading Service app/web") {
+		t.Errorf("Accepted = %s/%s %q, want Unknown/ReadFailed naming the read", c.Status, c.Reason, c.Message)
+	}
+	if st.EnforcedBy != have.EnforcedBy || strings.Join(st.Waypoints, ",") != "app/wp" || st.ObservedGeneration != 2 {
+		t.Errorf("an unread target must keep the last known enforcement, got %+v", st)
+	}
+	f.Compiled = &authz.Policy{Action: meshv1alpha1.ActionDeny, Err: errors.New("bad")}
+	if c := AcceptedCondition(f); c.Reason != meshv1alpha1.ReasonInvalid {
+		t.Errorf("a policy that does not compile is Invalid whatever its targets, got %s", c.Reason)
 	}
 }

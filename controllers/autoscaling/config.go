@@ -11,30 +11,12 @@ import (
 	"github.com/wayfabric/wayfabric/controllers/autoscaling/vertical"
 )
 
-// horizontalOn reports whether the horizontal autoscaler owns the replica
-// count; Enabled defaults to true once the block exists (as in the CRD and
-// the Waypoint reconciler).
-func horizontalOn(wp *meshv1alpha1.Waypoint) bool {
-	a := wp.Spec.Autoscaling
-	return a != nil && a.Horizontal != nil && (a.Horizontal.Enabled == nil || *a.Horizontal.Enabled)
-}
-
-// verticalMode is spec.autoscaling.vertical.mode; Off without the block and
-// Recommend (the CRD default) when the block has no mode.
-func verticalMode(wp *meshv1alpha1.Waypoint) vertical.Mode {
-	a := wp.Spec.Autoscaling
-	if a == nil || a.Vertical == nil {
-		return vertical.ModeOff
-	}
-	if a.Vertical.Mode == "" {
-		return vertical.ModeRecommend
-	}
-	return vertical.Mode(a.Vertical.Mode)
-}
+// verticalMode is the Waypoint's vertical mode in the policy's terms.
+func verticalMode(wp *meshv1alpha1.Waypoint) vertical.Mode { return vertical.Mode(wp.VerticalMode()) }
 
 // managed reports whether the autoscaler has anything to do for wp.
 func managed(wp *meshv1alpha1.Waypoint) bool {
-	return horizontalOn(wp) || verticalMode(wp) != vertical.ModeOff
+	return wp.HorizontalEnabled() || wp.VerticalMode() != meshv1alpha1.VerticalOff
 }
 
 // CRD defaults of the rate rules, used for fields left out of a partly
@@ -70,10 +52,11 @@ func HorizontalConfig(h *meshv1alpha1.HorizontalAutoscaling) (horizontal.Config,
 	if h.TargetUtilizationPercent > 0 {
 		cfg.TargetUtilization = float64(h.TargetUtilizationPercent) / 100
 	}
-	if h.MinReplicas > 0 {
-		cfg.MinReplicas = h.MinReplicas
-	}
+	cfg.MinReplicas, cfg.MaxReplicas = h.ReplicaBounds()
 	if h.MaxReplicas > 0 {
+		// ReplicaBounds lifts a maxReplicas below minReplicas to the floor
+		// (the Deployment then runs minReplicas); the policy takes the raw
+		// value so the contradiction is reported as InvalidConfig.
 		cfg.MaxReplicas = h.MaxReplicas
 	}
 	if h.StableWindow != nil && h.StableWindow.Duration > 0 {

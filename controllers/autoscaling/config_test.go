@@ -154,8 +154,8 @@ func TestModes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			wp := &meshv1alpha1.Waypoint{Spec: meshv1alpha1.WaypointSpec{Autoscaling: tc.a}}
-			if horizontalOn(wp) != tc.horizontal || verticalMode(wp) != tc.mode || managed(wp) != tc.managed {
-				t.Errorf("horizontal %v mode %v managed %v, want %v %v %v", horizontalOn(wp), verticalMode(wp), managed(wp), tc.horizontal, tc.mode, tc.managed)
+			if wp.HorizontalEnabled() != tc.horizontal || verticalMode(wp) != tc.mode || managed(wp) != tc.managed {
+				t.Errorf("horizontal %v mode %v managed %v, want %v %v %v", wp.HorizontalEnabled(), verticalMode(wp), managed(wp), tc.horizontal, tc.mode, tc.managed)
 			}
 		})
 	}

@@ -9,13 +9,13 @@ import (
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 	"github.com/wayfabric/wayfabric/controllers/autoscaling/collector"
+	"github.com/wayfabric/wayfabric/controllers/internal/events"
 )
 
 // +kubebuilder:rbac:groups=mesh.wayfabric.io,resources=waypoints,verbs=get;list;watch
@@ -23,7 +23,7 @@ import (
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=pods/resize,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Defaults of Options.
 const (
@@ -56,7 +56,7 @@ type Options struct {
 type Controller struct {
 	client   client.Client
 	source   collector.Source
-	recorder record.EventRecorder
+	recorder events.Recorder
 	opts     Options
 	log      logr.Logger
 
@@ -71,7 +71,7 @@ var (
 
 // New returns a Controller reading and writing through c (the manager's
 // client: reads from the cache), collecting load from source.
-func New(c client.Client, source collector.Source, recorder record.EventRecorder, o Options) *Controller {
+func New(c client.Client, source collector.Source, recorder events.Recorder, o Options) *Controller {
 	if o.Interval <= 0 {
 		o.Interval = DefaultInterval
 	}
@@ -95,7 +95,7 @@ func New(c client.Client, source collector.Source, recorder record.EventRecorder
 // cache. collect configures the collector (zero value: port 15020, /load).
 func Setup(mgr ctrl.Manager, o Options, collect collector.HTTPOptions) error {
 	src := collector.NewHTTPSource(mgr.GetClient(), collect)
-	c := New(mgr.GetClient(), src, mgr.GetEventRecorderFor("waypoint-autoscaler"), o)
+	c := New(mgr.GetClient(), src, mgr.GetEventRecorder("waypoint-autoscaler"), o)
 	if err := mgr.Add(c); err != nil {
 		return fmt.Errorf("adding the waypoint autoscaler: %w", err)
 	}
@@ -225,12 +225,7 @@ func (c *Controller) release(ctx context.Context, wp *meshv1alpha1.Waypoint) {
 }
 
 func (c *Controller) write(ctx context.Context, wp *meshv1alpha1.Waypoint, o *ownedStatus) error {
-	u, err := o.apply(wp)
-	if err != nil {
-		return err
-	}
-	if err := c.client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u),
-		client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+	if err := c.client.Status().Apply(ctx, o.apply(wp), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("writing autoscaler status of Waypoint %s/%s: %w", wp.Namespace, wp.Name, err)
 	}
 	return nil

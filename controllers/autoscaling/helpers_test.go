@@ -18,7 +18,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
-	"github.com/wayfabric/wayfabric/controllers/autoscaling/collector"
 )
 
 var nsCounter atomic.Int32
@@ -114,7 +113,7 @@ func ensureNode(ctx context.Context) {
 // (Running, Ready, with an IP).
 func runningPod(ctx context.Context, ns, wp, name, ip string, res corev1.ResourceRequirements) *corev1.Pod {
 	p := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{collector.LabelWaypoint: wp}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{meshv1alpha1.LabelWaypoint: wp}},
 		Spec: corev1.PodSpec{NodeName: "node-1", Containers: []corev1.Container{{
 			Name: "waypoint", Image: "ghcr.io/wayfabric/waypoint:v0.1.0", Resources: res,
 		}}},

@@ -21,8 +21,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
+	"github.com/wayfabric/wayfabric/internal/testenv"
 	"github.com/wayfabric/wayfabric/proxy/waypoint/config/configtest"
-	"github.com/wayfabric/wayfabric/test/testenv"
 )
 
 // Real waypoint processes stand in for two pods at 127.0.0.2 and 127.0.0.3:

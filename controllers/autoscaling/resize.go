@@ -16,6 +16,7 @@ import (
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 	"github.com/wayfabric/wayfabric/controllers/autoscaling/collector"
 	"github.com/wayfabric/wayfabric/controllers/autoscaling/vertical"
+	"github.com/wayfabric/wayfabric/controllers/internal/events"
 )
 
 // Event reasons of in-place resizing.
@@ -69,10 +70,10 @@ func (c *Controller) stepResize(ctx context.Context, wp *meshv1alpha1.Waypoint, 
 		if run.done[p.Name] || !needsResize(p, run.target) {
 			continue
 		}
-		if err := c.resizePod(ctx, p, ctr, run.target); err != nil {
+		if err := c.resizePod(ctx, wp, p, ctr, run.target); err != nil {
 			if c.resizeUnsupported(ctx, p, err) {
 				// Old cluster: fall back to a rolling update of the template.
-				c.event(wp, corev1.EventTypeWarning, ReasonInPlaceUnsupported,
+				c.event(wp, corev1.EventTypeWarning, ReasonInPlaceUnsupported, events.ActionResize,
 					fmt.Sprintf("the API server does not support pods/resize (%v); applying %s by a rolling update of the Deployment instead", err, run.target))
 				if !run.catchUp {
 					st.lastApplied = stamp(now)
@@ -91,12 +92,12 @@ func (c *Controller) stepResize(ctx context.Context, wp *meshv1alpha1.Waypoint, 
 	st.resize = nil
 	if run.catchUp {
 		if len(run.done) > 0 {
-			c.event(wp, corev1.EventTypeNormal, ReasonResized,
+			c.event(wp, corev1.EventTypeNormal, ReasonResized, events.ActionResize,
 				fmt.Sprintf("resized %d new replicas in place to the applied %s", len(run.done), run.target))
 		}
 		return
 	}
-	c.event(wp, corev1.EventTypeNormal, ReasonResized,
+	c.event(wp, corev1.EventTypeNormal, ReasonResized, events.ActionResize,
 		fmt.Sprintf("resized %d ready replicas in place, one at a time, to %s; status.recommendation.applied records it for new pods", len(run.done), run.target))
 	st.applied, st.lastApplied = toList(run.target), stamp(now)
 }
@@ -104,7 +105,7 @@ func (c *Controller) stepResize(ctx context.Context, wp *meshv1alpha1.Waypoint, 
 // pods lists a Waypoint's pods from the cache, by name so runs are ordered.
 func (c *Controller) pods(ctx context.Context, wp *meshv1alpha1.Waypoint) ([]*corev1.Pod, error) {
 	var list corev1.PodList
-	if err := c.client.List(ctx, &list, client.InNamespace(wp.Namespace), client.MatchingLabels{collector.LabelWaypoint: wp.Name}); err != nil {
+	if err := c.client.List(ctx, &list, client.InNamespace(wp.Namespace), client.MatchingLabels{meshv1alpha1.LabelWaypoint: wp.Name}); err != nil {
 		return nil, err
 	}
 	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
@@ -167,19 +168,20 @@ func (c *Controller) resizeSettled(ctx context.Context, wp *meshv1alpha1.Waypoin
 // hammering the API server every second: a decision run moves lastApplied,
 // a catch-up run backs off.
 func (c *Controller) abandon(wp *meshv1alpha1.Waypoint, st *state, now time.Time, reason, msg string) {
-	c.event(wp, corev1.EventTypeWarning, reason, msg+"; retrying after spec.autoscaling.vertical.minInterval")
+	c.event(wp, corev1.EventTypeWarning, reason, events.ActionResize, msg+"; retrying after spec.autoscaling.vertical.minInterval")
 	if !st.resize.catchUp {
 		st.lastApplied = stamp(now)
 	}
 	st.resize, st.resizeBackoff = nil, now.Add(minInterval(wp))
 }
 
-// resizePod patches the waypoint container's requests (and limits, keeping
-// their ratio) through the pods/resize subresource.
-func (c *Controller) resizePod(ctx context.Context, p *corev1.Pod, ctr *corev1.Container, target vertical.Resources) error {
-	limits := vertical.ScaleLimits(toResources(ctr.Resources.Requests), toResources(ctr.Resources.Limits), target)
+// resizePod patches the waypoint container's CPU and memory requests, and
+// limits by the Waypoint's one resources rule (ContainerResources), through
+// the pods/resize subresource.
+func (c *Controller) resizePod(ctx context.Context, wp *meshv1alpha1.Waypoint, p *corev1.Pod, ctr *corev1.Container, target vertical.Resources) error {
+	want := wp.ContainerResources(toList(target))
 	res := map[string]any{"requests": toList(target)}
-	if l := toList(limits); len(l) > 0 {
+	if l := toList(toResources(want.Limits)); len(l) > 0 {
 		res["limits"] = l
 	}
 	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"containers": []any{

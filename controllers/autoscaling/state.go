@@ -65,7 +65,7 @@ func newState(wp *meshv1alpha1.Waypoint) *state {
 // its windows keep their length), dropped when turned off.
 func (st *state) configure(wp *meshv1alpha1.Waypoint) error {
 	var errs []error
-	if !horizontalOn(wp) {
+	if !wp.HorizontalEnabled() {
 		st.hz, st.decided = nil, false
 	} else if err := st.configureHorizontal(wp.Spec.Autoscaling.Horizontal); err != nil {
 		errs = append(errs, err)

@@ -7,9 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 
+	meshac "github.com/wayfabric/wayfabric/api/applyconfiguration/api/v1alpha1"
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 	"github.com/wayfabric/wayfabric/controllers/internal/conditions"
 )
@@ -58,45 +57,45 @@ func (o *ownedStatus) mergeTimes(existing []metav1.Condition, now metav1.Time) {
 	}
 }
 
-// apply is the server-side-apply body: only owned fields, so the
-// reconciler's fields and conditions are untouched.
-func (o *ownedStatus) apply(wp *meshv1alpha1.Waypoint) (*unstructured.Unstructured, error) {
-	status := map[string]any{}
+// apply is the server-side apply of the status subresource: only owned
+// fields, so the reconciler's fields and conditions are untouched; a nil
+// field is left out, which releases it.
+func (o *ownedStatus) apply(wp *meshv1alpha1.Waypoint) *meshac.WaypointApplyConfiguration {
+	status := meshac.WaypointStatus().WithConditions(conditions.ToApply(o.Conditions...)...)
 	if o.DesiredReplicas != nil {
-		status["desiredReplicas"] = int64(*o.DesiredReplicas)
+		status.WithDesiredReplicas(*o.DesiredReplicas)
 	}
-	for field, v := range map[string]any{"load": o.Load, "recommendation": o.Recommendation} {
-		if isNil(v) {
-			continue
-		}
-		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(v)
-		if err != nil {
-			return nil, fmt.Errorf("rendering status.%s: %w", field, err)
-		}
-		status[field] = m
+	if l := o.Load; l != nil {
+		load := meshac.WaypointLoad().WithRequestsPerSecond(l.RequestsPerSecond).WithReportingReplicas(l.ReportingReplicas)
+		optional(load.WithConcurrency, l.Concurrency)
+		optional(load.WithP50Latency, l.P50Latency)
+		optional(load.WithP99Latency, l.P99Latency)
+		optional(load.WithCPUPerReplica, l.CPUPerReplica)
+		optional(load.WithMemoryPerReplica, l.MemoryPerReplica)
+		optional(load.WithObservedAt, l.ObservedAt)
+		status.WithLoad(load)
 	}
-	if len(o.Conditions) > 0 {
-		conds := make([]any, 0, len(o.Conditions))
-		for _, c := range o.Conditions {
-			conds = append(conds, conditions.ToApply(c))
+	if r := o.Recommendation; r != nil {
+		rec := meshac.VerticalRecommendation()
+		for _, f := range []struct {
+			set  func(corev1.ResourceList) *meshac.VerticalRecommendationApplyConfiguration
+			list corev1.ResourceList
+		}{{rec.WithTarget, r.Target}, {rec.WithLowerBound, r.LowerBound}, {rec.WithUpperBound, r.UpperBound}, {rec.WithApplied, r.Applied}} {
+			if len(f.list) > 0 { // an empty list is left out, as the API type's omitempty does
+				f.set(f.list)
+			}
 		}
-		status["conditions"] = conds
+		optional(rec.WithLastApplied, r.LastApplied)
+		status.WithRecommendation(rec)
 	}
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": meshv1alpha1.GroupVersion.String(), "kind": "Waypoint",
-		"metadata": map[string]any{"name": wp.Name, "namespace": wp.Namespace},
-		"status":   status,
-	}}, nil
+	return meshac.Waypoint(wp.Name, wp.Namespace).WithStatus(status)
 }
 
-func isNil(v any) bool {
-	switch p := v.(type) {
-	case *meshv1alpha1.WaypointLoad:
-		return p == nil
-	case *meshv1alpha1.VerticalRecommendation:
-		return p == nil
+// optional calls set with *v when v is set.
+func optional[T, R any](set func(T) R, v *T) {
+	if v != nil {
+		set(*v)
 	}
-	return v == nil
 }
 
 func listString(m corev1.ResourceList) string {

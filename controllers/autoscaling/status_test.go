@@ -1,14 +1,25 @@
 package autoscaling
 
 import (
+	"encoding/json"
 	"sort"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 )
+
+func list(kv ...string) corev1.ResourceList {
+	out := corev1.ResourceList{}
+	for i := 0; i < len(kv); i += 2 {
+		out[corev1.ResourceName(kv[i])] = resource.MustParse(kv[i+1])
+	}
+	return out
+}
 
 func baseStatus() *ownedStatus {
 	return &ownedStatus{
@@ -68,11 +79,7 @@ func TestStatusApplyNamesOnlyOwnedFields(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			u, err := tc.o.apply(wp)
-			if err != nil {
-				t.Fatal(err)
-			}
-			status := u.Object["status"].(map[string]any)
+			status := rendered(t, tc.o.apply(wp))
 			var got []string
 			for k := range status {
 				got = append(got, k)
@@ -86,9 +93,37 @@ func TestStatusApplyNamesOnlyOwnedFields(t *testing.T) {
 					t.Fatalf("fields %v, want %v", got, tc.want)
 				}
 			}
-			if l, ok := status["load"].(map[string]any); ok && l["requestsPerSecond"] != int64(100) {
+			if l, ok := status["load"].(map[string]any); ok && l["requestsPerSecond"] != float64(100) {
 				t.Errorf("load rendered as %v", l)
 			}
 		})
 	}
+}
+
+// An idle fleet still reports 0 requests/s and 0 replicas, as the API type
+// (no omitempty) renders them, and no latencies.
+func TestStatusApplyRendersAnIdleLoad(t *testing.T) {
+	wp := &meshv1alpha1.Waypoint{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "wp"}}
+	status := rendered(t, (&ownedStatus{Load: &meshv1alpha1.WaypointLoad{}}).apply(wp))
+	load, _ := status["load"].(map[string]any)
+	if len(load) != 2 || load["requestsPerSecond"] != float64(0) || load["reportingReplicas"] != float64(0) {
+		t.Fatalf("idle load rendered as %v", load)
+	}
+}
+
+// rendered is the status of an apply configuration as the API server gets it.
+func rendered(t *testing.T, ac any) map[string]any {
+	t.Helper()
+	raw, err := json.Marshal(ac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var obj struct {
+		Kind   string         `json:"kind"`
+		Status map[string]any `json:"status"`
+	}
+	if err := json.Unmarshal(raw, &obj); err != nil || obj.Kind != "Waypoint" {
+		t.Fatalf("rendered %s: %v", raw, err)
+	}
+	return obj.Status
 }

@@ -14,6 +14,7 @@ import (
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 	"github.com/wayfabric/wayfabric/controllers/autoscaling/collector"
 	"github.com/wayfabric/wayfabric/controllers/autoscaling/horizontal"
+	"github.com/wayfabric/wayfabric/controllers/internal/events"
 )
 
 // step is one tick for one Waypoint: collect, decide, apply, write status.
@@ -48,7 +49,7 @@ func (c *Controller) step(ctx context.Context, wp *meshv1alpha1.Waypoint, st *st
 	}
 
 	var decision *horizontal.Decision
-	if horizontalOn(wp) {
+	if wp.HorizontalEnabled() {
 		if st.decided {
 			out.DesiredReplicas = new(st.desired)
 		}
@@ -85,7 +86,7 @@ func (c *Controller) reportConfig(wp *meshv1alpha1.Waypoint, st *state, err erro
 		msg = err.Error()
 	}
 	if msg != st.lastConfigErr && msg != "" {
-		c.event(wp, corev1.EventTypeWarning, ReasonInvalidConfig, "autoscaling is not applied: "+msg)
+		c.event(wp, corev1.EventTypeWarning, ReasonInvalidConfig, events.ActionReconcile, "autoscaling is not applied: "+msg)
 	}
 	st.lastConfigErr = msg
 }
@@ -110,7 +111,11 @@ func (c *Controller) writeIfNeeded(ctx context.Context, wp *meshv1alpha1.Waypoin
 func (c *Controller) scale(wp *meshv1alpha1.Waypoint, st *state, deploy *appsv1.Deployment, snap collector.Snapshot, now time.Time) (horizontal.Decision, error) {
 	current := st.desired
 	if !st.decided {
-		current = startingReplicas(wp, deploy)
+		var running *int32
+		if deploy != nil {
+			running = deploy.Spec.Replicas
+		}
+		current = wp.StartingReplicas(running)
 	}
 	d, err := st.hz.Decide(horizontal.Input{Now: now, Samples: samples(snap), ReadyReplicas: snap.Ready, CurrentReplicas: current})
 	if err != nil {
@@ -121,24 +126,9 @@ func (c *Controller) scale(wp *meshv1alpha1.Waypoint, st *state, deploy *appsv1.
 	desiredReplicas.WithLabelValues(wp.Namespace, wp.Name).Set(float64(d.DesiredReplicas))
 	if d.DesiredReplicas != current {
 		c.log.Info("scaling waypoint", "waypoint", wp.Namespace+"/"+wp.Name, "from", current, "to", d.DesiredReplicas, "reason", d.Reason, "message", d.Message)
-		if c.recorder != nil {
-			c.recorder.Event(wp, corev1.EventTypeNormal, string(d.Reason), d.Message)
-		}
+		c.event(wp, corev1.EventTypeNormal, string(d.Reason), events.ActionScale, d.Message)
 	}
 	return d, nil
-}
-
-// startingReplicas is the current count before the first decision: the
-// Deployment's replicas (so a restarted manager starts from the running
-// fleet and never below it), else the last desired count, else minReplicas.
-func startingReplicas(wp *meshv1alpha1.Waypoint, deploy *appsv1.Deployment) int32 {
-	if deploy != nil && deploy.Spec.Replicas != nil {
-		return *deploy.Spec.Replicas
-	}
-	if wp.Status.DesiredReplicas > 0 {
-		return wp.Status.DesiredReplicas
-	}
-	return max(wp.Spec.Autoscaling.Horizontal.MinReplicas, 1)
 }
 
 // deployment reads the Waypoint's Deployment (same name) from the cache.

@@ -30,14 +30,14 @@ var _ = BeforeSuite(func() {
 	env, err = testutil.Start(func(mgr ctrl.Manager) error {
 		// The Waypoint reconciler as controllers.Setup builds it, so the
 		// Deployment follows status.desiredReplicas.
-		if err := (&waypoint.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("waypoint-controller"),
+		if err := (&waypoint.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("waypoint-controller"),
 			Image: "ghcr.io/wayfabric/waypoint", DefaultVersion: "v0.1.0"}).SetupWithManager(mgr); err != nil {
 			return err
 		}
 		// Load is injected per Waypoint; the real-process spec routes its
 		// Waypoint to the HTTP collector on the same cache.
 		source = &fakeSource{http: collector.NewHTTPSource(mgr.GetClient(), collector.HTTPOptions{Port: realStatsPort()})}
-		return mgr.Add(autoscaling.New(mgr.GetClient(), source, mgr.GetEventRecorderFor("waypoint-autoscaler"),
+		return mgr.Add(autoscaling.New(mgr.GetClient(), source, mgr.GetEventRecorder("waypoint-autoscaler"),
 			autoscaling.Options{StatusInterval: 2 * time.Second}))
 	})
 	Expect(err).NotTo(HaveOccurred())

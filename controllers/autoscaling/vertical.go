@@ -10,10 +10,8 @@ import (
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 	"github.com/wayfabric/wayfabric/controllers/autoscaling/collector"
 	"github.com/wayfabric/wayfabric/controllers/autoscaling/vertical"
+	"github.com/wayfabric/wayfabric/controllers/internal/events"
 )
-
-// ContainerName is the waypoint proxy's container in the pod template.
-const ContainerName = "waypoint"
 
 // recommend feeds the recommender, decides whether to apply, and applies:
 // Recommend writes status only; Rolling records Applied (the Deployment
@@ -72,7 +70,7 @@ func (c *Controller) recommend(ctx context.Context, wp *meshv1alpha1.Waypoint, s
 
 // startUpdate acts on an update decision to apply.
 func (c *Controller) startUpdate(wp *meshv1alpha1.Waypoint, st *state, mode vertical.Mode, u vertical.UpdateDecision, now time.Time) {
-	c.event(wp, corev1.EventTypeNormal, string(u.Reason), u.Message)
+	c.event(wp, corev1.EventTypeNormal, string(u.Reason), events.ActionResize, u.Message)
 	if mode == vertical.ModeInPlace {
 		st.resize = &resizeRun{target: u.NewRequests, done: map[string]bool{}}
 		return
@@ -91,7 +89,7 @@ func (c *Controller) currentRequests(wp *meshv1alpha1.Waypoint, st *state, deplo
 			return toResources(ctr.Resources.Requests)
 		}
 	}
-	return toResources(EffectiveResources(wp).Requests)
+	return toResources(wp.TemplateResources().Requests)
 }
 
 // logUpdate logs the vertical decision when its rule changes, not every tick.
@@ -102,16 +100,14 @@ func (c *Controller) logUpdate(wp *meshv1alpha1.Waypoint, st *state, u vertical.
 	}
 }
 
-func (c *Controller) event(wp *meshv1alpha1.Waypoint, typ, reason, msg string) {
-	if c.recorder != nil {
-		c.recorder.Event(wp, typ, reason, msg)
-	}
+func (c *Controller) event(wp *meshv1alpha1.Waypoint, typ, reason, action, msg string) {
+	events.Record(c.recorder, wp, nil, typ, reason, action, msg)
 }
 
 // container is the waypoint container, or the first one.
 func container(cs []corev1.Container) *corev1.Container {
 	for i := range cs {
-		if cs[i].Name == ContainerName {
+		if cs[i].Name == meshv1alpha1.WaypointContainerName {
 			return &cs[i]
 		}
 	}

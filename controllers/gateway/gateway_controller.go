@@ -7,10 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -20,6 +18,8 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
+	"github.com/wayfabric/wayfabric/controllers/internal/conditions"
+	"github.com/wayfabric/wayfabric/controllers/internal/events"
 )
 
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gateways,verbs=get;list;watch
@@ -33,15 +33,20 @@ import (
 // the Waypoint's state in the Gateway's status.
 type GatewayReconciler struct {
 	client.Client
-	Events events.EventRecorder
-	// kinds are the route kinds the cluster serves (HTTPRoute, GRPCRoute).
-	kinds []routeKind
+	Events events.Recorder
+	// GRPCServed: the cluster serves GRPCRoutes (listeners then support
+	// them, and they count as attached routes).
+	GRPCServed bool
 }
+
+// kinds are the route kinds the cluster serves (HTTPRoute, GRPCRoute).
+func (r *GatewayReconciler) kinds() []RouteKind { return servedKinds(r.GRPCServed) }
 
 // kindNames lists the names of the route kinds, for listener supportedKinds.
 func (r *GatewayReconciler) kindNames() []string {
-	out := make([]string, len(r.kinds))
-	for i, k := range r.kinds {
+	kinds := r.kinds()
+	out := make([]string, len(kinds))
+	for i, k := range kinds {
 		out[i] = k.Kind
 	}
 	return out
@@ -101,11 +106,11 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, err
 	}
 
-	orig := gw.DeepCopy()
-	meta.SetStatusCondition(&gw.Status.Conditions, accepted)
-	meta.SetStatusCondition(&gw.Status.Conditions, programmed)
+	orig, now := gw.DeepCopy(), metav1.Now()
+	conditions.Set(&gw.Status.Conditions, accepted, now)
+	conditions.Set(&gw.Status.Conditions, programmed, now)
 	gw.Status.Addresses = gatewayAddresses(svc)
-	gw.Status.Listeners = listenerStatuses(&gw, orig.Status.Listeners, listenerAccepts, programmed, attached, r.kindNames())
+	gw.Status.Listeners = listenerStatuses(&gw, orig.Status.Listeners, listenerAccepts, programmed, attached, r.kindNames(), now)
 	if equality.Semantic.DeepEqual(orig.Status, gw.Status) {
 		return ctrl.Result{}, nil
 	}
@@ -122,7 +127,7 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 
 // listenerStatuses builds status.listeners in spec order, merging into the
 // previous conditions so LastTransitionTime only moves on a change.
-func listenerStatuses(gw *gatewayv1.Gateway, prev []gatewayv1.ListenerStatus, accepts []metav1.Condition, programmed metav1.Condition, attached map[gatewayv1.SectionName]int32, supported []string) []gatewayv1.ListenerStatus {
+func listenerStatuses(gw *gatewayv1.Gateway, prev []gatewayv1.ListenerStatus, accepts []metav1.Condition, programmed metav1.Condition, attached map[gatewayv1.SectionName]int32, supported []string, now metav1.Time) []gatewayv1.ListenerStatus {
 	out := make([]gatewayv1.ListenerStatus, 0, len(gw.Spec.Listeners))
 	for i, l := range gw.Spec.Listeners {
 		resolved, kinds := listenerResolvedRefs(l, gw.Generation, supported)
@@ -133,7 +138,7 @@ func listenerStatuses(gw *gatewayv1.Gateway, prev []gatewayv1.ListenerStatus, ac
 			}
 		}
 		for _, c := range []metav1.Condition{accepts[i], resolved, listenerProgrammed(accepts[i], programmed, gw.Generation)} {
-			meta.SetStatusCondition(&conds, c)
+			conditions.Set(&conds, c, now)
 		}
 		out = append(out, gatewayv1.ListenerStatus{Name: l.Name, SupportedKinds: kinds, AttachedRoutes: attached[l.Name], Conditions: conds})
 	}
@@ -149,10 +154,10 @@ func (r *GatewayReconciler) mirror(ctx context.Context, gw *gatewayv1.Gateway, w
 			if apierrors.IsAlreadyExists(err) {
 				return nil, fmt.Errorf("creating Waypoint %s/%s: it appeared since the cache was read, retrying: %w", gw.Namespace, gw.Name, err)
 			}
-			r.Events.Eventf(gw, nil, corev1.EventTypeWarning, "WaypointCreateFailed", "Create", "creating Waypoint %s: %v", gw.Name, err)
+			events.Record(r.Events, gw, nil, corev1.EventTypeWarning, "WaypointCreateFailed", events.ActionCreate, fmt.Sprintf("creating Waypoint %s: %v", gw.Name, err))
 			return nil, fmt.Errorf("creating Waypoint %s/%s: %w", gw.Namespace, gw.Name, err)
 		}
-		r.Events.Eventf(gw, want, corev1.EventTypeNormal, "WaypointCreated", "Create", "created Waypoint %s (for: %s)", gw.Name, forType)
+		events.Record(r.Events, gw, want, corev1.EventTypeNormal, "WaypointCreated", events.ActionCreate, fmt.Sprintf("created Waypoint %s (for: %s)", gw.Name, forType))
 		return want, nil
 	}
 	if wp.Spec.For == forType {
@@ -161,25 +166,21 @@ func (r *GatewayReconciler) mirror(ctx context.Context, gw *gatewayv1.Gateway, w
 	orig := wp.DeepCopy()
 	wp.Spec.For = forType
 	if err := r.Patch(ctx, wp, client.MergeFrom(orig)); err != nil {
-		r.Events.Eventf(gw, wp, corev1.EventTypeWarning, "WaypointUpdateFailed", "Update", "setting Waypoint %s spec.for to %s: %v", wp.Name, forType, err)
+		events.Record(r.Events, gw, wp, corev1.EventTypeWarning, "WaypointUpdateFailed", events.ActionUpdate, fmt.Sprintf("setting Waypoint %s spec.for to %s: %v", wp.Name, forType, err))
 		return nil, fmt.Errorf("updating Waypoint %s/%s: %w", wp.Namespace, wp.Name, err)
 	}
-	r.Events.Eventf(gw, wp, corev1.EventTypeNormal, "WaypointUpdated", "Update", "set Waypoint %s spec.for from %s to %s", wp.Name, orig.Spec.For, forType)
+	events.Record(r.Events, gw, wp, corev1.EventTypeNormal, "WaypointUpdated", events.ActionUpdate, fmt.Sprintf("set Waypoint %s spec.for from %s to %s", wp.Name, orig.Spec.For, forType))
 	return wp, nil
 }
 
 // announce records an event when Accepted or Programmed changes.
 func (r *GatewayReconciler) announce(gw, orig *gatewayv1.Gateway, accepted, programmed metav1.Condition) {
 	for _, c := range []metav1.Condition{accepted, programmed} {
-		old := meta.FindStatusCondition(orig.Status.Conditions, c.Type)
-		if old != nil && old.Status == c.Status && old.Reason == c.Reason {
+		if !conditions.Changed(orig.Status.Conditions, c) {
 			continue
 		}
-		kind := corev1.EventTypeNormal
-		if c.Status != metav1.ConditionTrue {
-			kind = corev1.EventTypeWarning
-		}
-		r.Events.Eventf(gw, nil, kind, c.Type+string(c.Status), "Reconcile", "%s=%s (%s): %s", c.Type, c.Status, c.Reason, c.Message)
+		events.Record(r.Events, gw, nil, eventType(c), c.Type+string(c.Status), events.ActionReconcile,
+			fmt.Sprintf("%s=%s (%s): %s", c.Type, c.Status, c.Reason, c.Message))
 	}
 }
 
@@ -189,7 +190,7 @@ func (r *GatewayReconciler) announce(gw, orig *gatewayv1.Gateway, accepted, prog
 func (r *GatewayReconciler) attachedRoutes(ctx context.Context, gw *gatewayv1.Gateway) (map[gatewayv1.SectionName]int32, error) {
 	nsLabels := map[string]map[string]string{}
 	out := map[gatewayv1.SectionName]int32{}
-	for _, kind := range r.kinds {
+	for _, kind := range r.kinds() {
 		routes, err := listRoutesBy(ctx, r.Client, kind, idxRouteGateway, gw.Namespace+"/"+gw.Name)
 		if err != nil {
 			return nil, err
@@ -261,7 +262,7 @@ func (r *GatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	// Namespace labels decide allowedRoutes selectors, hence attachedRoutes.
 	byRouteNamespace := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 		var out []reconcile.Request
-		for _, kind := range r.kinds {
+		for _, kind := range r.kinds() {
 			list := kind.newList()
 			if err := r.List(ctx, list, client.InNamespace(o.GetName())); err != nil {
 				ctrl.LoggerFrom(ctx).Error(err, "listing routes of Namespace", "kind", kind.Kind, "namespace", o.GetName())
@@ -280,7 +281,7 @@ func (r *GatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Service{}, sameName).
 		Watches(&gatewayv1.GatewayClass{}, byClass).
 		Watches(&corev1.Namespace{}, byRouteNamespace, builder.WithPredicates(predicate.LabelChangedPredicate{}))
-	for _, kind := range r.kinds {
+	for _, kind := range r.kinds() {
 		b = b.Watches(kind.newObj(), handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			return gatewayParents(kind.view(o))
 		}))

@@ -5,13 +5,14 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/wayfabric/wayfabric/controllers/internal/conditions"
 )
 
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses,verbs=get;list;watch
@@ -21,7 +22,9 @@ import (
 // ours and lists the features its Gateways support.
 type GatewayClassReconciler struct {
 	client.Client
-	features []gatewayv1.SupportedFeature
+	// GRPCServed: the cluster serves GRPCRoutes, so their features are
+	// claimed in status.supportedFeatures.
+	GRPCServed bool
 }
 
 // Reconcile writes the Accepted condition of one GatewayClass.
@@ -34,9 +37,9 @@ func (r *GatewayClassReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{}, nil
 	}
 	orig := gc.DeepCopy()
-	meta.SetStatusCondition(&gc.Status.Conditions, gatewayClassAccepted(&gc))
-	gc.Status.SupportedFeatures = r.features
-	if equalConditions(orig.Status.Conditions, gc.Status.Conditions) && equality.Semantic.DeepEqual(orig.Status.SupportedFeatures, gc.Status.SupportedFeatures) {
+	conditions.Set(&gc.Status.Conditions, gatewayClassAccepted(&gc), metav1.Now())
+	gc.Status.SupportedFeatures = SupportedFeatures(r.GRPCServed)
+	if conditions.Equal(orig.Status.Conditions, gc.Status.Conditions) && equality.Semantic.DeepEqual(orig.Status.SupportedFeatures, gc.Status.SupportedFeatures) {
 		return ctrl.Result{}, nil
 	}
 	if _, err := patchStatus(ctx, r.Client, &gc, orig); err != nil {

@@ -119,10 +119,12 @@ func routeIndexes(route routeView) map[string][]string {
 	return idx
 }
 
-// registerIndexes indexes routes of the given kinds, and Gateways by class.
-func registerIndexes(mgr ctrl.Manager, kinds []routeKind) error {
+// RegisterIndexes adds the route field indexes (HTTPRoutes, and GRPCRoutes
+// when the cluster serves them) the Gateway and route controllers look
+// routes up by, and indexes Gateways by class.
+func RegisterIndexes(mgr ctrl.Manager, grpcServed bool) error {
 	ctx := context.Background()
-	for _, k := range kinds {
+	for _, k := range servedKinds(grpcServed) {
 		for _, key := range []string{idxRouteService, idxRouteParentNamespace, idxRouteGateway, idxRouteBackendNamespace, idxRouteParent} {
 			if err := mgr.GetFieldIndexer().IndexField(ctx, k.newObj(), key, func(o client.Object) []string {
 				return routeIndexes(k.view(o))[key]
@@ -137,7 +139,7 @@ func registerIndexes(mgr ctrl.Manager, kinds []routeKind) error {
 }
 
 // listRoutesBy lists the routes of kind whose index key has value v.
-func listRoutesBy(ctx context.Context, c client.Reader, kind routeKind, key, v string) ([]client.Object, error) {
+func listRoutesBy(ctx context.Context, c client.Reader, kind RouteKind, key, v string) ([]client.Object, error) {
 	list := kind.newList()
 	if err := c.List(ctx, list, client.MatchingFields{key: v}); err != nil {
 		return nil, fmt.Errorf("listing %ss by %s=%s: %w", kind.Kind, key, v, err)
@@ -146,7 +148,7 @@ func listRoutesBy(ctx context.Context, c client.Reader, kind routeKind, key, v s
 }
 
 // routesBy maps an event to the routes of kind whose index key has value v.
-func routesBy(ctx context.Context, c client.Client, kind routeKind, key, v string) []reconcile.Request {
+func routesBy(ctx context.Context, c client.Client, kind RouteKind, key, v string) []reconcile.Request {
 	items, err := listRoutesBy(ctx, c, kind, key, v)
 	if err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "listing routes to re-evaluate")

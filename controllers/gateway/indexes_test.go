@@ -24,7 +24,7 @@ func TestRouteIndexes(t *testing.T) {
 			BackendRefs: []gatewayv1.HTTPBackendRef{{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{Name: "ratings", Namespace: &other}}}},
 		}},
 	}}
-	idx := routeIndexes(httpRoutes.view(route))
+	idx := routeIndexes(HTTPRoutes.view(route))
 	for key, want := range map[string][]string{
 		idxRouteService:          {"app/reviews", "app/shadow", "other/ratings"},
 		idxRouteParentNamespace:  {"app", "other"}, // "app" also for the Gateway parent's allowedRoutes selector

@@ -29,6 +29,12 @@ func MissingKinds(mapper meta.RESTMapper) ([]string, error) {
 	return missing, nil
 }
 
+// GRPCRoutesServed reports whether the cluster serves GRPCRoutes (GA, v1,
+// from Gateway API 1.1); the standard CRDs of older releases lack them.
+func GRPCRoutesServed(mapper meta.RESTMapper) (bool, error) {
+	return served(mapper, kindGRPCRoute)
+}
+
 // served reports whether the cluster serves a Gateway API kind at v1.
 func served(mapper meta.RESTMapper, kind string) (bool, error) {
 	gk := schema.GroupKind{Group: gatewayv1.GroupName, Kind: kind}

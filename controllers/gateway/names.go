@@ -2,6 +2,8 @@ package gateway
 
 import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/wayfabric/wayfabric/api/mesh"
 )
 
 const (
@@ -12,7 +14,7 @@ const (
 	// ProtocolHBONE is the listener protocol of a waypoint Gateway.
 	ProtocolHBONE gatewayv1.ProtocolType = "HBONE"
 	// PortHBONE is the only port a waypoint listens on for mesh traffic.
-	PortHBONE gatewayv1.PortNumber = 15008
+	PortHBONE gatewayv1.PortNumber = mesh.PortHBONE
 
 	// meshGroup is the API group of Waypoint, used in parentRefs.
 	meshGroup     = "mesh.wayfabric.io"

@@ -20,11 +20,11 @@ import (
 // its Gateway's) routes apply to all its Services' ports, so any GRPCRoute
 // attached to it takes precedence.
 func (r *RouteReconciler) conflictFacts(ctx context.Context, route routeView, ref gatewayv1.ParentReference, kind parentKind, key types.NamespacedName, f *parentFacts) error {
-	if r.kind.Kind != kindHTTPRoute || !r.grpc || !f.Found {
+	if r.Kind.Kind != kindHTTPRoute || !r.GRPCServed || !f.Found {
 		return nil
 	}
 	want := parentKey(kind, key.Namespace, key.Name)
-	grpcs, err := listRoutesBy(ctx, r.Client, grpcRoutes, idxRouteParent, want)
+	grpcs, err := listRoutesBy(ctx, r.Client, GRPCRoutes, idxRouteParent, want)
 	if err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func (r *RouteReconciler) conflictFacts(ctx context.Context, route routeView, re
 	var ports []int32
 	every := false
 	for _, g := range grpcs {
-		for _, gref := range grpcRoutes.view(g).parents {
+		for _, gref := range GRPCRoutes.view(g).parents {
 			gk, gns := classifyParent(gref, g.GetNamespace())
 			if parentKey(gk, gns, string(gref.Name)) != want || (kind == parentService && g.GetNamespace() != routeNS) {
 				continue

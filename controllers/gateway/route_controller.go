@@ -7,9 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -20,6 +18,8 @@ import (
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
+	"github.com/wayfabric/wayfabric/controllers/internal/conditions"
+	"github.com/wayfabric/wayfabric/controllers/internal/events"
 )
 
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes;grpcroutes,verbs=get;list;watch
@@ -31,19 +31,20 @@ import (
 // waypoint-served Services (GAMMA), Waypoints, or Gateways of our classes.
 type RouteReconciler struct {
 	client.Client
-	Events events.EventRecorder
-	kind   routeKind
-	// grpc: the cluster serves GRPCRoutes, which can conflict with HTTPRoutes.
-	grpc bool
+	Events events.Recorder
+	// Kind is the route kind this reconciler serves: HTTPRoutes or GRPCRoutes.
+	Kind RouteKind
+	// GRPCServed: the cluster serves GRPCRoutes, which can conflict with HTTPRoutes.
+	GRPCServed bool
 }
 
 // Reconcile recomputes our entries in one route's status.parents.
 func (r *RouteReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	obj := r.kind.newObj()
+	obj := r.Kind.newObj()
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	route := r.kind.view(obj)
+	route := r.Kind.view(obj)
 	var want []gatewayv1.RouteParentStatus
 	var resolved *metav1.Condition
 	for _, ref := range route.parents {
@@ -68,14 +69,14 @@ func (r *RouteReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	}
 
 	orig := obj.DeepCopyObject().(client.Object)
-	before := r.kind.view(orig).status.Parents
-	route.status.Parents = mergeRouteParents(before, want)
+	before := r.Kind.view(orig).status.Parents
+	route.status.Parents = mergeRouteParents(before, want, metav1.Now())
 	if equality.Semantic.DeepEqual(before, route.status.Parents) {
 		return ctrl.Result{}, nil
 	}
 	written, err := patchStatus(ctx, r.Client, obj, orig)
 	if err != nil {
-		return ctrl.Result{}, fmt.Errorf("writing %s %s status: %w", r.kind.Kind, req.NamespacedName, err)
+		return ctrl.Result{}, fmt.Errorf("writing %s %s status: %w", r.Kind.Kind, req.NamespacedName, err)
 	}
 	if !written {
 		return ctrl.Result{}, nil
@@ -97,14 +98,11 @@ func (r *RouteReconciler) announce(route client.Object, parents, before []gatewa
 			}
 		}
 		for _, c := range p.Conditions {
-			if old := meta.FindStatusCondition(was, c.Type); old != nil && old.Status == c.Status && old.Reason == c.Reason {
+			if !conditions.Changed(was, c) {
 				continue
 			}
-			kind := corev1.EventTypeNormal
-			if c.Status != metav1.ConditionTrue {
-				kind = corev1.EventTypeWarning
-			}
-			r.Events.Eventf(route, nil, kind, c.Reason, "Reconcile", "parent %s %s: %s=%s: %s", ptrString(p.ParentRef.Kind), p.ParentRef.Name, c.Type, c.Status, c.Message)
+			events.Record(r.Events, route, nil, eventType(c), c.Reason, events.ActionReconcile,
+				fmt.Sprintf("parent %s %s: %s=%s: %s", ptrString(p.ParentRef.Kind), p.ParentRef.Name, c.Type, c.Status, c.Message))
 		}
 	}
 }
@@ -115,7 +113,7 @@ func (r *RouteReconciler) announce(route client.Object, parents, before []gatewa
 func (r *RouteReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	by := func(key string, value func(client.Object) string) handler.EventHandler {
 		return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-			return routesBy(ctx, r.Client, r.kind, key, value(o))
+			return routesBy(ctx, r.Client, r.Kind, key, value(o))
 		})
 	}
 	nsName := func(o client.Object) string { return o.GetNamespace() + "/" + o.GetName() }
@@ -128,12 +126,12 @@ func (r *RouteReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}
 		var out []reconcile.Request
 		for i := range gws.Items {
-			out = append(out, routesBy(ctx, r.Client, r.kind, idxRouteGateway, nsName(&gws.Items[i]))...)
+			out = append(out, routesBy(ctx, r.Client, r.Kind, idxRouteGateway, nsName(&gws.Items[i]))...)
 		}
 		return out
 	})
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(r.kind.newObj()).
+		For(r.Kind.newObj()).
 		Watches(&corev1.Service{}, by(idxRouteService, nsName)).
 		Watches(&corev1.Namespace{}, by(idxRouteParentNamespace, client.Object.GetName), builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		// A Waypoint appearing or going changes Service parents in its namespace.
@@ -141,16 +139,16 @@ func (r *RouteReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&gatewayv1.Gateway{}, by(idxRouteGateway, nsName)).
 		Watches(&gatewayv1.GatewayClass{}, byClass).
 		Watches(&gatewayv1beta1.ReferenceGrant{}, by(idxRouteBackendNamespace, namespace))
-	if r.kind.Kind == kindHTTPRoute && r.grpc {
+	if r.Kind.Kind == kindHTTPRoute && r.GRPCServed {
 		// A GRPCRoute binding the same Service port (or Waypoint) makes an
 		// HTTPRoute Conflicted (GEP-1294).
 		b = b.Watches(&gatewayv1.GRPCRoute{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			var out []reconcile.Request
-			for _, key := range routeIndexes(grpcRoutes.view(o))[idxRouteParent] {
-				out = append(out, routesBy(ctx, r.Client, httpRoutes, idxRouteParent, key)...)
+			for _, key := range routeIndexes(GRPCRoutes.view(o))[idxRouteParent] {
+				out = append(out, routesBy(ctx, r.Client, HTTPRoutes, idxRouteParent, key)...)
 			}
 			return out
 		}))
 	}
-	return b.Named(strings.ToLower(r.kind.Kind)).Complete(r)
+	return b.Named(strings.ToLower(r.Kind.Kind)).Complete(r)
 }

@@ -128,7 +128,7 @@ func (r *RouteReconciler) listenerFacts(ctx context.Context, route routeView, re
 			continue
 		}
 		selected++
-		if listenerAllowsRoute(l, gw.Namespace, r.kind.Kind, routeNS, ns.Labels) {
+		if listenerAllowsRoute(l, gw.Namespace, r.Kind.Kind, routeNS, ns.Labels) {
 			f.Allowed = true
 		}
 	}
@@ -136,7 +136,7 @@ func (r *RouteReconciler) listenerFacts(ctx context.Context, route routeView, re
 		f.SectionMismatch = fmt.Sprintf("Gateway %s/%s has no listener matching %s", gw.Namespace, gw.Name, refSelector(ref))
 	}
 	if !f.Allowed {
-		f.NotAllowedWhy = fmt.Sprintf("no listener of Gateway %s/%s admits %ss from namespace %s (see allowedRoutes)", gw.Namespace, gw.Name, r.kind.Kind, routeNS)
+		f.NotAllowedWhy = fmt.Sprintf("no listener of Gateway %s/%s admits %ss from namespace %s (see allowedRoutes)", gw.Namespace, gw.Name, r.Kind.Kind, routeNS)
 	}
 	return nil
 }
@@ -160,7 +160,7 @@ func (r *RouteReconciler) resolvedRefs(ctx context.Context, route routeView) (me
 				}
 				grants[ns] = list.Items
 			}
-			b.Permitted = grantAllows(grants[ns], routeNS, r.kind.Kind, group, kind, name)
+			b.Permitted = grantAllows(grants[ns], routeNS, r.Kind.Kind, group, kind, name)
 		}
 		if b.SupportedKind && (!b.CrossNamespace || b.Permitted) {
 			var svc corev1.Service

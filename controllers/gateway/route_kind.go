@@ -5,10 +5,10 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
-// routeKind is one route type whose status the operator writes: HTTPRoute
-// or GRPCRoute. Both have the same parentRefs, backendRefs and status
+// RouteKind is one route type whose status the operator writes: HTTPRoutes
+// or GRPCRoutes. Both have the same parentRefs, backendRefs and status
 // shape, so one reconciler serves both through this description.
-type routeKind struct {
+type RouteKind struct {
 	Kind    string
 	newObj  func() client.Object
 	newList func() client.ObjectList
@@ -24,7 +24,17 @@ type routeView struct {
 	status   *gatewayv1.RouteStatus
 }
 
-var httpRoutes = routeKind{
+// servedKinds are the route kinds the controllers handle: HTTPRoutes, and
+// GRPCRoutes when the cluster serves them.
+func servedKinds(grpcServed bool) []RouteKind {
+	if grpcServed {
+		return []RouteKind{HTTPRoutes, GRPCRoutes}
+	}
+	return []RouteKind{HTTPRoutes}
+}
+
+// HTTPRoutes describes gateway.networking.k8s.io/v1 HTTPRoutes.
+var HTTPRoutes = RouteKind{
 	Kind:    kindHTTPRoute,
 	newObj:  func() client.Object { return &gatewayv1.HTTPRoute{} },
 	newList: func() client.ObjectList { return &gatewayv1.HTTPRouteList{} },
@@ -42,7 +52,8 @@ var httpRoutes = routeKind{
 	},
 }
 
-var grpcRoutes = routeKind{
+// GRPCRoutes describes gateway.networking.k8s.io/v1 GRPCRoutes.
+var GRPCRoutes = RouteKind{
 	Kind:    kindGRPCRoute,
 	newObj:  func() client.Object { return &gatewayv1.GRPCRoute{} },
 	newList: func() client.ObjectList { return &gatewayv1.GRPCRouteList{} },

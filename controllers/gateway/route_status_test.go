@@ -21,7 +21,7 @@ func TestMergeRouteParents(t *testing.T) {
 		{Type: "ResolvedRefs", Status: "False", Reason: "BackendNotFound", ObservedGeneration: 2},
 	}}}
 
-	got := mergeRouteParents([]gatewayv1.RouteParentStatus{foreign, ourOld, stale}, want)
+	got := mergeRouteParents([]gatewayv1.RouteParentStatus{foreign, ourOld, stale}, want, metav1.Now())
 	if len(got) != 2 {
 		t.Fatalf("got %d parents, want the foreign one and ours: %+v", len(got), got)
 	}
@@ -38,7 +38,7 @@ func TestMergeRouteParents(t *testing.T) {
 	if ours.Conditions[1].LastTransitionTime.IsZero() {
 		t.Errorf("new condition has no LastTransitionTime")
 	}
-	if got := mergeRouteParents([]gatewayv1.RouteParentStatus{foreign, ourOld}, nil); len(got) != 1 || got[0].ControllerName == ControllerName {
+	if got := mergeRouteParents([]gatewayv1.RouteParentStatus{foreign, ourOld}, nil, metav1.Now()); len(got) != 1 || got[0].ControllerName == ControllerName {
 		t.Errorf("our entries were not removed when we no longer handle any parent: %+v", got)
 	}
 }

@@ -7,7 +7,7 @@ import (
 	. "github.com/onsi/gomega"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/wayfabric/wayfabric/controllers/gateway"
+	"github.com/wayfabric/wayfabric/controllers"
 	"github.com/wayfabric/wayfabric/controllers/internal/testutil"
 )
 
@@ -25,7 +25,7 @@ func TestGatewayEnvtest(t *testing.T) {
 
 var _ = BeforeSuite(func() {
 	var err error
-	env, err = testutil.Start(gateway.Setup)
+	env, err = testutil.Start(controllers.SetupGatewayAPI)
 	Expect(err).NotTo(HaveOccurred())
 	k8s = env.Client
 	DeferCleanup(func() {

@@ -14,8 +14,9 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/wayfabric/wayfabric/controllers"
 	"github.com/wayfabric/wayfabric/controllers/gateway"
-	"github.com/wayfabric/wayfabric/test/testenv"
+	"github.com/wayfabric/wayfabric/internal/testenv"
 )
 
 // TestGatewayAPITurnsOnWhenInstalled starts a manager on an API server
@@ -32,8 +33,8 @@ func TestGatewayAPITurnsOnWhenInstalled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := gateway.SetupWhenInstalled(mgr, 200*time.Millisecond); err != nil {
-		t.Fatalf("SetupWhenInstalled without the CRDs: %v", err)
+	if err := gateway.WhenInstalled(mgr, 200*time.Millisecond, controllers.SetupGatewayAPI); err != nil {
+		t.Fatalf("WhenInstalled without the CRDs: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

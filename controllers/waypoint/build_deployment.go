@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/wayfabric/wayfabric/api/mesh"
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 	"github.com/wayfabric/wayfabric/controllers/internal/image"
 	"github.com/wayfabric/wayfabric/controllers/internal/meta"
@@ -19,11 +20,8 @@ type DeploymentInput struct {
 	ImageRepo string
 	// DefaultVersion applies when spec.version is empty.
 	DefaultVersion string
-	// Replicas is DeploymentReplicas' decision.
+	// Replicas is the Waypoint's DeploymentReplicas.
 	Replicas int32
-	// Requests, when set, replace the requests of spec.resources (vertical
-	// autoscaler in InPlace or Rolling mode).
-	Requests corev1.ResourceList
 	// OperatorNamespace locates the mesh CA's Service.
 	OperatorNamespace string
 }
@@ -53,7 +51,7 @@ func BuildDeployment(wp *meshv1alpha1.Waypoint, in DeploymentInput) *appsv1.Depl
 					Labels: podLabels(wp),
 					Annotations: map[string]string{
 						"prometheus.io/scrape": "true",
-						"prometheus.io/port":   fmt.Sprint(PortMetrics),
+						"prometheus.io/port":   fmt.Sprint(mesh.PortStats),
 						"prometheus.io/path":   "/metrics",
 					},
 				},
@@ -120,7 +118,7 @@ func Args(wp *meshv1alpha1.Waypoint, operatorNamespace string) []string {
 		// Which traffic it serves: pod IPs too for workload and all.
 		args = append(args, "--waypoint-for="+string(f))
 	}
-	if operatorNamespace != defaultNodeProxyNamespace {
+	if operatorNamespace != mesh.DefaultNamespace {
 		// Node proxies run in the operator namespace; only they may set the
 		// client's address on a tunnel.
 		args = append(args, "--node-proxy-namespace="+operatorNamespace)
@@ -128,27 +126,24 @@ func Args(wp *meshv1alpha1.Waypoint, operatorNamespace string) []string {
 	return args
 }
 
-// defaultNodeProxyNamespace is cmd/waypoint's default --node-proxy-namespace.
-const defaultNodeProxyNamespace = "wayfabric-system"
-
 func container(wp *meshv1alpha1.Waypoint, in DeploymentInput) corev1.Container {
-	res := Resources(wp.Spec.Resources, in.Requests)
+	res := wp.TemplateResources()
 	c := corev1.Container{
-		Name:            containerName,
+		Name:            meshv1alpha1.WaypointContainerName,
 		Image:           image.Resolve(in.ImageRepo, wp.Spec.Image, Version(wp, in.DefaultVersion)),
 		ImagePullPolicy: corev1.PullIfNotPresent,
 		Args:            Args(wp, meta.OperatorNamespace(in.OperatorNamespace)),
 		Ports: []corev1.ContainerPort{
-			{Name: "hbone", ContainerPort: PortHBONE, Protocol: corev1.ProtocolTCP},
-			{Name: "http-metrics", ContainerPort: PortMetrics, Protocol: corev1.ProtocolTCP},
-			{Name: "status", ContainerPort: PortReadiness, Protocol: corev1.ProtocolTCP},
+			{Name: "hbone", ContainerPort: mesh.PortHBONE, Protocol: corev1.ProtocolTCP},
+			{Name: "http-metrics", ContainerPort: mesh.PortStats, Protocol: corev1.ProtocolTCP},
+			{Name: "status", ContainerPort: mesh.PortReadiness, Protocol: corev1.ProtocolTCP},
 		},
 		Env: env(res),
 		// Readiness only: a liveness probe restarting a proxy under load
 		// turns overload into an outage.
 		ReadinessProbe: &corev1.Probe{
 			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-				Path: ReadinessPath, Port: intstr.FromString("status"), Scheme: corev1.URISchemeHTTP,
+				Path: mesh.ReadinessPath, Port: intstr.FromString("status"), Scheme: corev1.URISchemeHTTP,
 			}},
 			PeriodSeconds: 2, TimeoutSeconds: 1, FailureThreshold: 2, SuccessThreshold: 1,
 		},
@@ -172,6 +167,9 @@ func container(wp *meshv1alpha1.Waypoint, in DeploymentInput) corev1.Container {
 
 // env gives the proxy its pod identity and, when a memory limit exists, a
 // Go soft memory limit at 90% of it so the GC works before the OOM killer.
+// The env holds from the first instruction; the proxy then follows its
+// cgroup's limit (--memory-limit-percent, also 90), which an in-place resize
+// changes while the env cannot.
 func env(res corev1.ResourceRequirements) []corev1.EnvVar {
 	field := func(name, path string) corev1.EnvVar {
 		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: path}}}

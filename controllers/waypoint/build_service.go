@@ -5,6 +5,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/wayfabric/wayfabric/api/mesh"
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 )
 
@@ -22,8 +23,8 @@ func BuildService(wp *meshv1alpha1.Waypoint) *corev1.Service {
 			Type:     corev1.ServiceTypeClusterIP,
 			Selector: selectorLabels(wp),
 			Ports: []corev1.ServicePort{
-				{Name: "hbone", Port: PortHBONE, TargetPort: intstr.FromString("hbone"), Protocol: corev1.ProtocolTCP},
-				{Name: "http-metrics", Port: PortMetrics, TargetPort: intstr.FromString("http-metrics"), Protocol: corev1.ProtocolTCP},
+				{Name: "hbone", Port: mesh.PortHBONE, TargetPort: intstr.FromString("hbone"), Protocol: corev1.ProtocolTCP},
+				{Name: "http-metrics", Port: mesh.PortStats, TargetPort: intstr.FromString("http-metrics"), Protocol: corev1.ProtocolTCP},
 			},
 		},
 	}

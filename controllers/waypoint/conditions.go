@@ -1,6 +1,7 @@
 package waypoint
 
 import (
+	"errors"
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -8,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
+	"github.com/wayfabric/wayfabric/controllers/internal/conditions"
 )
 
 // Condition reasons this reconciler writes.
@@ -25,6 +27,7 @@ const (
 	ReasonApplyFailed        = "ApplyFailed"
 	ReasonReplicaFailure     = "ReplicaFailure"
 	ReasonAsExpected         = "AsExpected"
+	ReasonReadFailed         = conditions.ReasonReadFailed
 	deploymentDeadlineReason = "ProgressDeadlineExceeded"
 )
 
@@ -94,11 +97,14 @@ func ProgressingCondition(gen int64, d *appsv1.Deployment, desired int32) metav1
 }
 
 // DegradedCondition is True when the operator cannot reach the desired
-// state: a failed write, a stuck rollout or pods that cannot be created.
-func DegradedCondition(gen int64, d *appsv1.Deployment, applyErr error) metav1.Condition {
+// state: a failed read or write, a stuck rollout or pods that cannot be created.
+func DegradedCondition(gen int64, d *appsv1.Deployment, err error) metav1.Condition {
 	const t = meshv1alpha1.ConditionDegraded
-	if applyErr != nil {
-		return cond(t, true, gen, ReasonApplyFailed, "%v", applyErr)
+	if unread := new(unreadError); errors.As(err, unread) {
+		return cond(t, true, gen, ReasonReadFailed, "%v", err)
+	}
+	if err != nil {
+		return cond(t, true, gen, ReasonApplyFailed, "%v", err)
 	}
 	if d != nil {
 		if stuck(d) {
@@ -111,3 +117,8 @@ func DegradedCondition(gen int64, d *appsv1.Deployment, applyErr error) metav1.C
 	}
 	return cond(t, false, gen, ReasonAsExpected, "the waypoint fleet matches its spec")
 }
+
+// unreadError is a failure to read the Deployment: its state is unknown.
+type unreadError struct{ error }
+
+func (e unreadError) Unwrap() error { return e.error }

@@ -2,11 +2,14 @@ package waypoint
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 )
 
 // deploy builds a Deployment status: generation/observed, replicas, updated, ready.
@@ -79,9 +82,24 @@ func TestDegradedCondition(t *testing.T) {
 		{"healthy", deploy(1, 1, 1, 1, 1), nil, metav1.ConditionFalse, ReasonAsExpected},
 		{"no deployment yet is not degraded", nil, nil, metav1.ConditionFalse, ReasonAsExpected},
 		{"write failed", nil, errors.New("applying Deployment ns/w: forbidden"), metav1.ConditionTrue, ReasonApplyFailed},
+		{"read failed", nil, unreadError{errors.New("reading Deployment ns/w: timeout")}, metav1.ConditionTrue, ReasonReadFailed},
 		{"rollout stuck", deploy(2, 2, 2, 1, 1, deadline), nil, metav1.ConditionTrue, ReasonProgressDeadline},
 		{"pods cannot be created", deploy(1, 1, 0, 0, 0, quota), nil, metav1.ConditionTrue, ReasonReplicaFailure},
 	} {
 		t.Run(tc.name, func(t *testing.T) { check(t, DegradedCondition(7, tc.d, tc.err), tc.status, tc.reason) })
+	}
+}
+
+// A reconcile that could not read the Deployment says so in every owned
+// condition instead of claiming the Deployment is missing.
+func TestComputeStatusWhenTheDeploymentCannotBeRead(t *testing.T) {
+	wp := &meshv1alpha1.Waypoint{ObjectMeta: metav1.ObjectMeta{Name: "wp", Generation: 7}}
+	err := unreadError{errors.New("reading Deployment ns/wp: timeout")}
+	st := ComputeStatus(wp, nil, 1, "v1.0.0", fmt.Errorf("reconcile: %w", err), metav1.Now())
+	for i, want := range []struct {
+		status metav1.ConditionStatus
+		reason string
+	}{{metav1.ConditionUnknown, ReasonReadFailed}, {metav1.ConditionUnknown, ReasonReadFailed}, {metav1.ConditionTrue, ReasonReadFailed}} {
+		check(t, st.Conditions[i], want.status, want.reason)
 	}
 }

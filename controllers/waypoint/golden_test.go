@@ -28,7 +28,7 @@ func goldenWaypoints() map[string]*meshv1alpha1.Waypoint {
 			NodeSelector: map[string]string{"pool": "mesh"},
 			Tolerations:  []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "mesh", Effect: corev1.TaintEffectNoSchedule}},
 			TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{MaxSkew: 2, TopologyKey: corev1.LabelTopologyZone,
-				WhenUnsatisfiable: corev1.DoNotSchedule, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{LabelWaypoint: "wp"}}}},
+				WhenUnsatisfiable: corev1.DoNotSchedule, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{meshv1alpha1.LabelWaypoint: "wp"}}}},
 		}},
 	}
 }
@@ -40,7 +40,7 @@ func TestGoldenObjects(t *testing.T) {
 			golden.Check(t, name+"/service", BuildService(wp))
 			golden.Check(t, name+"/poddisruptionbudget", BuildPodDisruptionBudget(wp))
 			golden.Check(t, name+"/deployment", BuildDeployment(wp, DeploymentInput{
-				ImageRepo: "ghcr.io/wayfabric/waypoint", DefaultVersion: "v0.1.0", Replicas: DeploymentReplicas(wp, nil),
+				ImageRepo: "ghcr.io/wayfabric/waypoint", DefaultVersion: "v0.1.0", Replicas: wp.DeploymentReplicas(nil),
 				OperatorNamespace: "wayfabric-system",
 			}))
 		})
@@ -57,10 +57,12 @@ func TestDeploymentFollowsVersionAndOverride(t *testing.T) {
 	if got := BuildDeployment(wp, in).Spec.Template.Spec.Containers[0].Image; got != "ghcr.io/wayfabric/waypoint:v0.2.0" {
 		t.Errorf("image must follow spec.version, got %q", got)
 	}
-	in.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")}
+	// Rolling mode: the template carries the vertical autoscaler's applied requests.
+	wp.Spec.Autoscaling = &meshv1alpha1.WaypointAutoscaling{Vertical: &meshv1alpha1.VerticalAutoscaling{Mode: meshv1alpha1.VerticalRolling}}
+	wp.Status.Recommendation = &meshv1alpha1.VerticalRecommendation{Applied: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")}}
 	req := BuildDeployment(wp, in).Spec.Template.Spec.Containers[0].Resources.Requests
 	if q := req[corev1.ResourceCPU]; q.String() != "2" {
-		t.Errorf("requests override not applied: %v", req)
+		t.Errorf("applied requests not in the template: %v", req)
 	}
 }
 

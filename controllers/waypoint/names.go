@@ -4,6 +4,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/wayfabric/wayfabric/api/mesh"
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 	"github.com/wayfabric/wayfabric/controllers/internal/meta"
 )
@@ -12,24 +13,12 @@ import (
 // reconciler writes, status included.
 const FieldOwner = "wayfabric-waypoint"
 
-// LabelWaypoint names the Waypoint a pod belongs to.
-const LabelWaypoint = "mesh.wayfabric.io/waypoint"
-
-// Ports of a waypoint pod (see the data plane contracts in the brief).
-const (
-	PortHBONE     = 15008
-	PortMetrics   = 15020
-	PortReadiness = 15021
-	ReadinessPath = "/healthz/ready"
-)
-
 // Defaults used when the spec leaves a field empty.
 const (
 	defaultDrainSeconds = 30
 	// terminationMargin is added to the drain so the kubelet does not SIGKILL
 	// a waypoint that is still closing its last connections.
 	terminationMargin = 5
-	containerName     = "waypoint"
 	tokenAudience     = "wayfabric"
 	tokenPath         = "/var/run/secrets/wayfabric/tokens"
 	trustBundlePath   = "/var/run/secrets/wayfabric/ca"
@@ -41,7 +30,7 @@ const (
 // selectorLabels select a waypoint's pods. They are immutable in the
 // Deployment, so they hold only what never changes.
 func selectorLabels(wp *meshv1alpha1.Waypoint) map[string]string {
-	return map[string]string{meta.LabelName: "waypoint", LabelWaypoint: wp.Name}
+	return map[string]string{meta.LabelName: "waypoint", meshv1alpha1.LabelWaypoint: wp.Name}
 }
 
 // objectLabels go on every child object and pod.
@@ -56,7 +45,7 @@ func objectLabels(wp *meshv1alpha1.Waypoint) map[string]string {
 // podLabels: waypoints terminate HBONE themselves, so their pods opt out of
 // ztunnel capture even in an enrolled namespace.
 func podLabels(wp *meshv1alpha1.Waypoint) map[string]string {
-	return meta.Merge(objectLabels(wp), map[string]string{meshv1alpha1.LabelDataplaneMode: "none"})
+	return meta.Merge(objectLabels(wp), map[string]string{mesh.LabelDataplaneMode: mesh.DataplaneModeNone})
 }
 
 // Selector is the string form of the pod selector (status.selector, read by

@@ -7,7 +7,6 @@ import (
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -29,7 +28,7 @@ var readerKey = reconcile.Request{NamespacedName: types.NamespacedName{Name: Rea
 // with the set of Waypoints.
 type ReaderReconciler struct {
 	client.Client
-	Recorder record.EventRecorder
+	Recorder events.Recorder
 }
 
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles;clusterrolebindings,verbs=get;list;watch;create;update;patch;delete
@@ -52,9 +51,9 @@ func (r *ReaderReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.
 			errs = append(errs, err)
 			continue
 		}
-		if outcome == apply.Created && r.Recorder != nil {
+		if outcome == apply.Created {
 			// Cluster-scoped and ownerless: log through the binding itself.
-			events.Normal(r.Recorder, obj, events.ReasonCreated, "Created the shared waypoint reader "+obj.GetObjectKind().GroupVersionKind().Kind)
+			events.Normal(r.Recorder, obj, events.ReasonCreated, events.ActionCreate, "Created the shared waypoint reader "+obj.GetObjectKind().GroupVersionKind().Kind)
 		}
 	}
 	return ctrl.Result{}, errors.Join(errs...)

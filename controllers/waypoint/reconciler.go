@@ -7,14 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -25,28 +23,22 @@ import (
 	"github.com/wayfabric/wayfabric/controllers/internal/events"
 )
 
-// DefaultMaxConcurrentReconciles: reconciles mostly wait on the API server,
-// so a few in flight keep a large fleet converging quickly.
-const DefaultMaxConcurrentReconciles = 8
+// MaxConcurrentReconciles: reconciles mostly wait on the API server, so a
+// few in flight keep a large fleet converging quickly.
+const MaxConcurrentReconciles = 8
 
 // Reconciler turns a Waypoint into a ServiceAccount, Deployment, Service and
 // PodDisruptionBudget.
 type Reconciler struct {
 	client.Client
-	Recorder record.EventRecorder
+	Recorder events.Recorder
 	// Image is the default image repository (RELATED_IMAGE_WAYPOINT).
 	Image string
 	// DefaultVersion is the tag when spec.version is empty.
 	DefaultVersion string
 	// Namespace is the operator's (for the CA address); empty means
-	// POD_NAMESPACE, else wayfabric-system.
+	// wayfabric-system.
 	Namespace string
-	// RequestsOverride picks the template's requests (nil: AppliedRequests).
-	RequestsOverride RequestsOverride
-	// MaxConcurrentReconciles defaults to DefaultMaxConcurrentReconciles.
-	MaxConcurrentReconciles int
-	// Now is the clock for condition transition times (nil: time.Now).
-	Now func() time.Time
 }
 
 // +kubebuilder:rbac:groups=mesh.wayfabric.io,resources=waypoints,verbs=get;list;watch
@@ -55,11 +47,10 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=services;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one Waypoint's children and status to their desired state.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, err error) {
 	var wp meshv1alpha1.Waypoint
 	if err := r.Get(ctx, req.NamespacedName, &wp); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -69,35 +60,40 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	log.FromContext(ctx).V(1).Info("reconciling waypoint", "generation", wp.Generation)
 
-	live, err := r.deployment(ctx, &wp)
-	if err != nil {
+	// The status is written on every way out (cluster-api's deferred
+	// patch), so a failed step shows in Degraded, not only in the log.
+	var live *appsv1.Deployment
+	replicas, version := wp.DeploymentReplicas(nil), Version(&wp, r.DefaultVersion)
+	defer func() { err = errors.Join(err, r.writeStatus(ctx, &wp, live, replicas, version, err)) }()
+
+	if live, err = r.deployment(ctx, &wp); err != nil {
 		return ctrl.Result{}, err
 	}
 	var current *int32
 	if live != nil {
 		current = live.Spec.Replicas
 	}
-	replicas := DeploymentReplicas(&wp, current)
-	version := Version(&wp, r.DefaultVersion)
-	applied, applyErr := r.applyChildren(ctx, &wp, replicas)
+	replicas = wp.DeploymentReplicas(current)
+	applied, err := r.applyChildren(ctx, &wp, replicas)
 	if applied != nil {
 		live = applied // fresher than the cache: the first status already sees the Deployment
 	}
+	return ctrl.Result{}, err
+}
 
-	now := time.Now
-	if r.Now != nil {
-		now = r.Now
+// writeStatus applies the owned status when it differs from what the
+// Waypoint shows; err is the reconcile's error, reported in Degraded.
+func (r *Reconciler) writeStatus(ctx context.Context, wp *meshv1alpha1.Waypoint, live *appsv1.Deployment, replicas int32, version string, err error) error {
+	st := ComputeStatus(wp, live, replicas, version, err, metav1.Now())
+	if StatusUpToDate(wp.Status, st) {
+		return nil
 	}
-	st := ComputeStatus(&wp, live, replicas, version, applyErr, metav1.NewTime(now()))
-	if !StatusUpToDate(wp.Status, st) {
-		if err := r.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(statusApply(&wp, st)),
-			client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-			err = fmt.Errorf("writing status of Waypoint %s/%s: %w", wp.Namespace, wp.Name, err)
-			events.Failed(r.Recorder, &wp, events.ReasonStatusFailed, err)
-			return ctrl.Result{}, errors.Join(applyErr, err)
-		}
+	if err := r.Status().Apply(ctx, statusApply(wp, st), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+		err = fmt.Errorf("writing status of Waypoint %s/%s: %w", wp.Namespace, wp.Name, err)
+		events.Failed(r.Recorder, wp, events.ReasonStatusFailed, err)
+		return err
 	}
-	return ctrl.Result{}, applyErr
+	return nil
 }
 
 // deployment reads the live Deployment from the cache; nil when absent.
@@ -107,7 +103,7 @@ func (r *Reconciler) deployment(ctx context.Context, wp *meshv1alpha1.Waypoint) 
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("reading Deployment %s/%s: %w", wp.Namespace, wp.Name, err)
+		return nil, unreadError{fmt.Errorf("reading Deployment %s/%s: %w", wp.Namespace, wp.Name, err)}
 	}
 	return &d, nil
 }
@@ -116,13 +112,8 @@ func (r *Reconciler) deployment(ctx context.Context, wp *meshv1alpha1.Waypoint) 
 // object does not hold back the others; the errors are joined. It returns
 // the live Deployment when that one was ensured.
 func (r *Reconciler) applyChildren(ctx context.Context, wp *meshv1alpha1.Waypoint, replicas int32) (*appsv1.Deployment, error) {
-	override := r.RequestsOverride
-	if override == nil {
-		override = AppliedRequests
-	}
-	requests := override(wp)
 	deploy := BuildDeployment(wp, DeploymentInput{
-		ImageRepo: r.Image, DefaultVersion: r.DefaultVersion, Replicas: replicas, Requests: requests, OperatorNamespace: r.Namespace,
+		ImageRepo: r.Image, DefaultVersion: r.DefaultVersion, Replicas: replicas, OperatorNamespace: r.Namespace,
 	})
 	children := []client.Object{BuildServiceAccount(wp), BuildService(wp), deploy, BuildPodDisruptionBudget(wp)}
 	a := apply.Applier{Client: r.Client, FieldOwner: FieldOwner}
@@ -150,25 +141,16 @@ func (r *Reconciler) applyChildren(ctx context.Context, wp *meshv1alpha1.Waypoin
 }
 
 // SetupWithManager registers the reconciler, watching every owned kind so a
-// deleted or edited child is repaired, and the shared reader RBAC controller.
+// deleted or edited child is repaired. The shared reader RBAC and the trust
+// bundle copies have controllers of their own (controllers.Setup lists them).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if err := (&ReaderReconciler{Client: r.Client, Recorder: r.Recorder}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("setting up the waypoint reader RBAC controller: %w", err)
-	}
-	if err := (&TrustBundleReconciler{Client: r.Client, Namespace: r.Namespace}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("setting up the trust bundle controller: %w", err)
-	}
-	n := r.MaxConcurrentReconciles
-	if n <= 0 {
-		n = DefaultMaxConcurrentReconciles
-	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&meshv1alpha1.Waypoint{}, builderWithPredicates()).
 		Owns(&corev1.ServiceAccount{}).
 		Owns(&corev1.Service{}).
 		Owns(&appsv1.Deployment{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
-		WithOptions(controller.Options{MaxConcurrentReconciles: n}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: MaxConcurrentReconciles}).
 		Named("waypoint").
 		Complete(r)
 }

@@ -180,7 +180,7 @@ var _ = Describe("Waypoint reconciler", func() {
 			wp.Spec.Tolerations = []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "mesh",
 				Effect: corev1.TaintEffectNoExecute, TolerationSeconds: new(int64(30))}}
 			wp.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{MaxSkew: 2, TopologyKey: corev1.LabelTopologyZone,
-				WhenUnsatisfiable: corev1.DoNotSchedule, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{waypoint.LabelWaypoint: "wp"}}}}
+				WhenUnsatisfiable: corev1.DoNotSchedule, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{meshv1alpha1.LabelWaypoint: "wp"}}}}
 		})
 	})
 

@@ -1,10 +1,12 @@
 package waypoint
 
 import (
+	"errors"
+
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	meshac "github.com/wayfabric/wayfabric/api/applyconfiguration/api/v1alpha1"
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 	"github.com/wayfabric/wayfabric/controllers/internal/conditions"
 )
@@ -24,20 +26,26 @@ type OwnedStatus struct {
 }
 
 // ComputeStatus derives the owned status from the Waypoint, its Deployment
-// (nil when absent), the replicas asked for and any write error.
-func ComputeStatus(wp *meshv1alpha1.Waypoint, d *appsv1.Deployment, desired int32, version string, applyErr error, now metav1.Time) OwnedStatus {
+// (nil when absent), the replicas asked for and the error that marred the
+// reconcile, if any.
+func ComputeStatus(wp *meshv1alpha1.Waypoint, d *appsv1.Deployment, desired int32, version string, err error, now metav1.Time) OwnedStatus {
 	st := OwnedStatus{ObservedGeneration: wp.Generation, Selector: Selector(wp), Version: version}
 	if d != nil {
 		st.Replicas, st.ReadyReplicas, st.UpdatedReplicas = d.Status.Replicas, d.Status.ReadyReplicas, d.Status.UpdatedReplicas
 	}
-	if !horizontalOn(wp) {
+	if !wp.HorizontalEnabled() {
 		st.DesiredReplicas = new(desired)
 	}
-	for _, c := range []metav1.Condition{
+	conds := []metav1.Condition{
 		ReadyCondition(wp.Generation, d, desired, version),
 		ProgressingCondition(wp.Generation, d, desired),
-		DegradedCondition(wp.Generation, d, applyErr),
-	} {
+		DegradedCondition(wp.Generation, d, err),
+	}
+	if unread := new(unreadError); errors.As(err, unread) {
+		conds[0] = conditions.Unknown(meshv1alpha1.ConditionReady, wp.Generation, err)
+		conds[1] = conditions.Unknown(meshv1alpha1.ConditionProgressing, wp.Generation, err)
+	}
+	for _, c := range conds {
 		st.Conditions = append(st.Conditions, conditions.Merge(wp.Status.Conditions, c, now))
 	}
 	return st
@@ -61,28 +69,19 @@ func StatusUpToDate(have meshv1alpha1.WaypointStatus, st OwnedStatus) bool {
 	return true
 }
 
-// statusApply is the server-side-apply body for the status subresource. It
-// names only owned fields, so the autoscaler's fields and conditions survive.
-func statusApply(wp *meshv1alpha1.Waypoint, st OwnedStatus) *unstructured.Unstructured {
-	conds := make([]any, 0, len(st.Conditions))
-	for _, c := range st.Conditions {
-		conds = append(conds, conditions.ToApply(c))
-	}
-	status := map[string]any{
-		"observedGeneration": st.ObservedGeneration,
-		"replicas":           int64(st.Replicas),
-		"readyReplicas":      int64(st.ReadyReplicas),
-		"updatedReplicas":    int64(st.UpdatedReplicas),
-		"selector":           st.Selector,
-		"version":            st.Version,
-		"conditions":         conds,
-	}
+// statusApply is the server-side apply of the status subresource. It names
+// only owned fields, so the autoscaler's fields and conditions survive.
+func statusApply(wp *meshv1alpha1.Waypoint, st OwnedStatus) *meshac.WaypointApplyConfiguration {
+	status := meshac.WaypointStatus().
+		WithObservedGeneration(st.ObservedGeneration).
+		WithReplicas(st.Replicas).
+		WithReadyReplicas(st.ReadyReplicas).
+		WithUpdatedReplicas(st.UpdatedReplicas).
+		WithSelector(st.Selector).
+		WithVersion(st.Version).
+		WithConditions(conditions.ToApply(st.Conditions...)...)
 	if st.DesiredReplicas != nil {
-		status["desiredReplicas"] = int64(*st.DesiredReplicas)
+		status.WithDesiredReplicas(*st.DesiredReplicas)
 	}
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": meshv1alpha1.GroupVersion.String(), "kind": "Waypoint",
-		"metadata": map[string]any{"name": wp.Name, "namespace": wp.Namespace},
-		"status":   status,
-	}}
+	return meshac.Waypoint(wp.Name, wp.Namespace).WithStatus(status)
 }

@@ -1,6 +1,7 @@
 package waypoint_test
 
 import (
+	"errors"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -28,14 +29,18 @@ func TestWaypointEnvtest(t *testing.T) {
 
 // newReconciler is the reconciler as controllers.Setup builds it.
 func newReconciler(mgr ctrl.Manager, c client.Client) *waypoint.Reconciler {
-	return &waypoint.Reconciler{Client: c, Recorder: mgr.GetEventRecorderFor("waypoint-controller"),
+	return &waypoint.Reconciler{Client: c, Recorder: mgr.GetEventRecorder("waypoint-controller"),
 		Image: imageRepo, DefaultVersion: defaultVersion}
 }
 
 var _ = BeforeSuite(func() {
 	var err error
 	env, err = testutil.Start(func(mgr ctrl.Manager) error {
-		return newReconciler(mgr, mgr.GetClient()).SetupWithManager(mgr)
+		// The three Waypoint controllers, as controllers.Setup lists them.
+		c := mgr.GetClient()
+		return errors.Join(newReconciler(mgr, c).SetupWithManager(mgr),
+			(&waypoint.ReaderReconciler{Client: c, Recorder: mgr.GetEventRecorder("waypoint-controller")}).SetupWithManager(mgr),
+			(&waypoint.TrustBundleReconciler{Client: c}).SetupWithManager(mgr))
 	})
 	Expect(err).NotTo(HaveOccurred())
 	k8s = env.Client

@@ -34,7 +34,7 @@ var trustBundleKey = reconcile.Request{NamespacedName: types.NamespacedName{Name
 // namespaces that no longer have one.
 type TrustBundleReconciler struct {
 	client.Client
-	// Namespace is the operator's (empty: POD_NAMESPACE, else wayfabric-system).
+	// Namespace is the operator's (empty: wayfabric-system).
 	Namespace string
 }
 

@@ -9,30 +9,15 @@ import (
 
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 	"github.com/wayfabric/wayfabric/controllers/internal/meta"
+	"github.com/wayfabric/wayfabric/proxy/ztunnel/nodeconfig"
 )
 
 // NodeConfig is the ztunnel's configuration file (config.yaml in the
-// ConfigMap). The ztunnel binary parses this type. It is not in the pod
-// template: ztunnel reloads it in place, because restarting a node's
-// ztunnel for a log level or an exclusion list is never worth it.
-type NodeConfig struct {
-	ConfigName         string        `json:"configName"`
-	TrustDomain        string        `json:"trustDomain"`
-	CAAddress          string        `json:"caAddress"`
-	LogLevel           string        `json:"logLevel"`
-	DrainSeconds       int32         `json:"drainSeconds"`
-	NetnsDir           string        `json:"netnsDir"`
-	ExcludedNamespaces []string      `json:"excludedNamespaces"`
-	Capture            CaptureConfig `json:"capture"`
-}
-
-// CaptureConfig is the in-pod capture part of NodeConfig.
-type CaptureConfig struct {
-	Mode                 string   `json:"mode"`
-	ExcludeInboundPorts  []int32  `json:"excludeInboundPorts,omitempty"`
-	ExcludeOutboundPorts []int32  `json:"excludeOutboundPorts,omitempty"`
-	ExcludeOutboundCIDRs []string `json:"excludeOutboundCIDRs,omitempty"`
-}
+// ConfigMap), defined in proxy/ztunnel/nodeconfig so the ztunnel does not
+// import the operator. It is not in the pod template: the ztunnel reloads
+// it in place, because restarting a node's ztunnel for a log level or an
+// exclusion list is never worth it.
+type NodeConfig = nodeconfig.Config
 
 // NodeConfigFor fills NodeConfig from the spec, applying the API defaults
 // where the spec is empty (objects created before a default existed).
@@ -44,19 +29,29 @@ func NodeConfigFor(zc *meshv1alpha1.ZtunnelConfig, namespace string) NodeConfig 
 		CAAddress:          meta.CAAddress(namespace),
 		LogLevel:           orDefault(string(s.LogLevel), "info"),
 		DrainSeconds:       drainSeconds(zc),
-		NetnsDir:           netnsDir,
 		ExcludedNamespaces: s.ExcludedNamespaces,
-		Capture:            CaptureConfig{Mode: string(meshv1alpha1.CaptureInPod)},
+		Capture:            nodeconfig.Capture{Mode: string(meshv1alpha1.CaptureInPod)},
+		CNI:                cniDirs(zc),
 	}
 	if cfg.ExcludedNamespaces == nil {
 		cfg.ExcludedNamespaces = []string{"kube-system"}
 	}
 	if c := s.Capture; c != nil {
-		cfg.Capture = CaptureConfig{Mode: orDefault(string(c.Mode), string(meshv1alpha1.CaptureInPod)),
+		cfg.Capture = nodeconfig.Capture{Mode: orDefault(string(c.Mode), string(meshv1alpha1.CaptureInPod)),
 			ExcludeInboundPorts: c.ExcludeInboundPorts, ExcludeOutboundPorts: c.ExcludeOutboundPorts,
 			ExcludeOutboundCIDRs: c.ExcludeOutboundCIDRs}
 	}
 	return cfg
+}
+
+// cniDirs are spec.cni's host paths, defaulted.
+func cniDirs(zc *meshv1alpha1.ZtunnelConfig) nodeconfig.CNI {
+	out := nodeconfig.CNI{BinDir: DefaultCNIBinDir, ConfDir: DefaultCNIConfDir}
+	if c := zc.Spec.CNI; c != nil {
+		out.BinDir = orDefault(c.BinDir, DefaultCNIBinDir)
+		out.ConfDir = orDefault(c.ConfDir, DefaultCNIConfDir)
+	}
+	return out
 }
 
 func orDefault(v, d string) string {

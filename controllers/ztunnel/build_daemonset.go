@@ -37,7 +37,7 @@ func BuildDaemonSet(zc *meshv1alpha1.ZtunnelConfig, in DaemonSetInput) *appsv1.D
 				RollingUpdate: &appsv1.RollingUpdateDaemonSet{MaxSurge: surge(zc), MaxUnavailable: unavailable(zc)},
 			},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: podLabels(zc), Annotations: map[string]string{
+				ObjectMeta: metav1.ObjectMeta{Labels: podLabels(zc, Version(zc, in.DefaultVersion)), Annotations: map[string]string{
 					"prometheus.io/scrape": "true", "prometheus.io/port": fmt.Sprint(PortMetrics), "prometheus.io/path": "/metrics",
 				}},
 				Spec: podSpec(zc, in),
@@ -85,16 +85,30 @@ func podSpec(zc *meshv1alpha1.ZtunnelConfig, in DaemonSetInput) corev1.PodSpec {
 		NodeSelector:                  nodeSelector(zc),
 		Tolerations:                   tolerations(zc),
 		Containers:                    []corev1.Container{container(zc, in)},
-		Volumes: []corev1.Volume{
-			{Name: "netns", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{
-				Path: NetnsHostDir, Type: new(corev1.HostPathDirectoryOrCreate)}}},
-			{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-				LocalObjectReference: corev1.LocalObjectReference{Name: Name(zc)}}}},
-			{Name: "wayfabric-token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
-				Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
-					Audience: tokenAudience, ExpirationSeconds: new(int64(3600)), Path: "token"}}}}}},
-			{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
-		},
+		Volumes:                       volumes(zc),
+	}
+}
+
+// volumes: the node paths a ztunnel works with (see docs/operator.md for
+// why each one is there), its configuration and its credentials.
+func volumes(zc *meshv1alpha1.ZtunnelConfig) []corev1.Volume {
+	host := func(name, path string, t corev1.HostPathType) corev1.Volume {
+		return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: path, Type: new(t)}}}
+	}
+	cni := cniDirs(zc)
+	return []corev1.Volume{
+		host("sockets", SocketDir, corev1.HostPathDirectoryOrCreate),
+		host("host-proc", "/proc", corev1.HostPathDirectory),
+		host("cni-bin", cni.BinDir, corev1.HostPathDirectoryOrCreate),
+		host("cni-conf", cni.ConfDir, corev1.HostPathDirectoryOrCreate),
+		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: Name(zc)}}}},
+		{Name: "trust-bundle", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: meta.TrustBundleConfigMap}}}},
+		{Name: "wayfabric-token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+			Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
+				Audience: tokenAudience, ExpirationSeconds: new(int64(3600)), Path: "token"}}}}}},
+		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
 	}
 }
 
@@ -133,7 +147,9 @@ func container(zc *meshv1alpha1.ZtunnelConfig, in DaemonSetInput) corev1.Contain
 			field("POD_NAME", "metadata.name"),
 			field("POD_NAMESPACE", "metadata.namespace"),
 			field("INSTANCE_IP", "status.podIP"),
+			field("HOST_IP", "status.hostIP"),
 			field("SERVICE_ACCOUNT", "spec.serviceAccountName"),
+			{Name: "ZTUNNEL_CONFIG", Value: zc.Name},
 			{Name: "WAYFABRIC_TOKEN_FILE", Value: tokenPath + "/token"},
 		},
 		Ports: []corev1.ContainerPort{
@@ -148,9 +164,12 @@ func container(zc *meshv1alpha1.ZtunnelConfig, in DaemonSetInput) corev1.Contain
 		Resources:       resources(zc),
 		SecurityContext: securityContext(),
 		VolumeMounts: []corev1.VolumeMount{
-			// HostToContainer: netns bind mounts of pods started later appear.
-			{Name: "netns", MountPath: netnsDir, ReadOnly: true, MountPropagation: new(corev1.MountPropagationHostToContainer)},
+			{Name: "sockets", MountPath: SocketDir},
+			{Name: "host-proc", MountPath: procMount, ReadOnly: true},
+			{Name: "cni-bin", MountPath: cniBinMount},
+			{Name: "cni-conf", MountPath: cniConfMount},
 			{Name: "config", MountPath: configDir, ReadOnly: true},
+			{Name: "trust-bundle", MountPath: trustBundlePath, ReadOnly: true},
 			{Name: "wayfabric-token", MountPath: tokenPath, ReadOnly: true},
 			{Name: "tmp", MountPath: "/tmp"},
 		},
@@ -159,8 +178,12 @@ func container(zc *meshv1alpha1.ZtunnelConfig, in DaemonSetInput) corev1.Contain
 }
 
 // securityContext grants exactly what in-pod capture needs: NET_ADMIN
-// (nftables/iptables redirect rules, IP_TRANSPARENT), SYS_ADMIN (setns into
-// pod network namespaces) and NET_RAW (raw sockets for transparent proxying).
+// (nftables rules, policy routes, SO_MARK, IP_TRANSPARENT), SYS_ADMIN
+// (setns into pod network namespaces) and SYS_PTRACE (opening
+// /proc/<pid>/ns/net of pods' processes, which run as other users, to adopt
+// running pods). Not NET_RAW: the kernel accepts NET_ADMIN for SO_MARK and
+// IP_TRANSPARENT, and ztunnel opens no raw socket. docs/operator.md
+// justifies each.
 // Root uid is required for the capabilities to be effective (Kubernetes has
 // no ambient capabilities); privilege escalation cannot be disabled next to
 // SYS_ADMIN (the API server rejects it), so it is explicit.
@@ -174,7 +197,7 @@ func securityContext() *corev1.SecurityContext {
 		RunAsNonRoot:             new(false),
 		Capabilities: &corev1.Capabilities{
 			Drop: []corev1.Capability{"ALL"},
-			Add:  []corev1.Capability{"NET_ADMIN", "SYS_ADMIN", "NET_RAW"},
+			Add:  []corev1.Capability{"NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"},
 		},
 		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 	}

@@ -18,16 +18,22 @@ func BuildServiceAccount(zc *meshv1alpha1.ZtunnelConfig, namespace string) *core
 	}
 }
 
-// ZtunnelRules are exactly what a ztunnel reads to build its workload and
-// service tables: enrolled pods and namespaces (labels), services and their
-// endpoints, waypoints (use-waypoint) and the AuthorizationPolicies it
-// enforces on inbound connections. Read-only; no secrets, no nodes.
+// ZtunnelRules are exactly what a ztunnel reads: pods and namespaces
+// (labels), services and their endpoints, and waypoints (use-waypoint) for
+// its workload and service tables; at shutdown, the ZtunnelConfigs and its
+// node's labels, to tell a restart or a move to another ZtunnelConfig's
+// pool (pods stay captured) from the mesh leaving the node (rules and CNI
+// plugin removed); and the AuthorizationPolicies it enforces on inbound
+// connections. The CNI plugin's fallback reads pods and namespaces with
+// the same account. Read-only; no secrets.
 func ZtunnelRules() []rbacv1.PolicyRule {
 	read := []string{"get", "list", "watch"}
 	return []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"pods", "namespaces", "services"}, Verbs: read},
 		{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: read},
 		{APIGroups: []string{meshv1alpha1.GroupVersion.Group}, Resources: []string{"waypoints", "authorizationpolicies"}, Verbs: read},
+		{APIGroups: []string{meshv1alpha1.GroupVersion.Group}, Resources: []string{"ztunnelconfigs"}, Verbs: []string{"get", "list"}},
+		{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get"}},
 	}
 }
 

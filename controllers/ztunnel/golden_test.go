@@ -62,18 +62,25 @@ func TestDaemonSetPrivileges(t *testing.T) {
 	if *sc.Privileged || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL" {
 		t.Errorf("must be unprivileged and drop ALL: %+v", sc)
 	}
-	want := map[corev1.Capability]bool{"NET_ADMIN": true, "SYS_ADMIN": true, "NET_RAW": true}
+	want := map[corev1.Capability]bool{"NET_ADMIN": true, "SYS_ADMIN": true, "SYS_PTRACE": true}
 	if len(sc.Capabilities.Add) != len(want) {
-		t.Errorf("capabilities = %v, want exactly NET_ADMIN, SYS_ADMIN, NET_RAW", sc.Capabilities.Add)
+		t.Errorf("capabilities = %v, want exactly NET_ADMIN, SYS_ADMIN, SYS_PTRACE", sc.Capabilities.Add)
 	}
 	for _, c := range sc.Capabilities.Add {
 		if !want[c] {
 			t.Errorf("unexpected capability %s", c)
 		}
 	}
+	// Exactly the node paths docs/operator.md justifies; /proc read-only.
+	hostPaths := map[string]bool{SocketDir: true, "/proc": true, DefaultCNIBinDir: true, DefaultCNIConfDir: true}
 	for _, v := range pod.Volumes {
-		if v.HostPath != nil && v.HostPath.Path != NetnsHostDir {
+		if v.HostPath != nil && !hostPaths[v.HostPath.Path] {
 			t.Errorf("unexpected host path %s", v.HostPath.Path)
+		}
+	}
+	for _, m := range pod.Containers[0].VolumeMounts {
+		if m.Name == "host-proc" && !m.ReadOnly {
+			t.Error("the host's /proc must be mounted read-only")
 		}
 	}
 	if pod.PriorityClassName != "system-node-critical" || *pod.TerminationGracePeriodSeconds != 35 {

@@ -3,6 +3,7 @@ package ztunnel_test
 import (
 	"context"
 
+	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -83,4 +84,61 @@ func rollout(ctx context.Context, name string, n int32) {
 			CurrentNumberScheduled: n, UpdatedNumberScheduled: n, NumberReady: n, NumberAvailable: n}
 		g.Expect(k8s.Status().Update(ctx, d)).To(Succeed())
 	}).Should(Succeed())
+}
+
+// ztunnelPod creates a ztunnel pod of config on node at version, as the
+// DaemonSet controller would, and gives it status (envtest runs no
+// kubelet: the status subresource stands in for it). It is deleted at the
+// end of the spec.
+func ztunnelPod(ctx context.Context, config, name, node, version string, status corev1.PodStatus) *corev1.Pod {
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: map[string]string{
+			"app.kubernetes.io/name": "ztunnel", "app.kubernetes.io/managed-by": "wayfabric",
+			"mesh.wayfabric.io/ztunnel-config": config, "app.kubernetes.io/version": version}},
+		Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "ztunnel", Image: imageRepo + ":" + version}}},
+	}
+	ExpectWithOffset(1, k8s.Create(ctx, p)).To(Succeed())
+	DeferCleanup(func(ctx context.Context) {
+		Expect(client.IgnoreNotFound(k8s.Delete(ctx, p, client.GracePeriodSeconds(0)))).To(Succeed())
+	})
+	setPodStatus(ctx, p, status)
+	return p
+}
+
+func setPodStatus(ctx context.Context, p *corev1.Pod, status corev1.PodStatus) {
+	EventuallyWithOffset(1, func(g Gomega) {
+		var live corev1.Pod
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(p), &live)).To(Succeed())
+		live.Status = status
+		g.Expect(k8s.Status().Update(ctx, &live)).To(Succeed())
+	}).Should(Succeed())
+}
+
+// readyStatus is a running, ready ztunnel at ip.
+func readyStatus(ip string) corev1.PodStatus {
+	return corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}},
+		Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
+		ContainerStatuses: []corev1.ContainerStatus{{Name: "ztunnel", Ready: true, Image: imageRepo,
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}}
+}
+
+// waitingStatus is a ztunnel whose container waits for reason.
+func waitingStatus(reason, message string) corev1.PodStatus {
+	return corev1.PodStatus{Phase: corev1.PodPending,
+		Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse}},
+		ContainerStatuses: []corev1.ContainerStatus{{Name: "ztunnel", Image: imageRepo,
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: message}}}}}
+}
+
+// ztunnelEvents are the Warning events recorded for config name.
+func ztunnelEvents(ctx context.Context, name string) []corev1.Event {
+	var list corev1.EventList
+	ExpectWithOffset(1, k8s.List(ctx, &list, client.MatchingFields{"involvedObject.name": name})).To(Succeed())
+	var out []corev1.Event
+	for _, e := range list.Items {
+		if e.InvolvedObject.Kind == "ZtunnelConfig" && e.Type == corev1.EventTypeWarning {
+			out = append(out, e)
+		}
+	}
+	return out
 }

@@ -2,7 +2,9 @@ package ztunnel
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/wayfabric/wayfabric/api/mesh"
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 	"github.com/wayfabric/wayfabric/controllers/internal/meta"
 )
@@ -14,19 +16,19 @@ const FieldOwner = "wayfabric-ztunnel"
 // LabelConfig names the ZtunnelConfig a ztunnel pod belongs to.
 const LabelConfig = "mesh.wayfabric.io/ztunnel-config"
 
-// Ports of a ztunnel pod (see the data plane contracts in the brief).
+// Ports of a ztunnel pod (the mesh's port contract, package api/mesh).
 const (
-	PortOutbound  = 15001
-	PortInbound   = 15006
-	PortHBONE     = 15008
-	PortMetrics   = 15020
-	PortReadiness = 15021
-	ReadinessPath = "/healthz/ready"
+	PortOutbound  = mesh.PortOutbound
+	PortInbound   = mesh.PortInbound
+	PortHBONE     = mesh.PortHBONE
+	PortMetrics   = mesh.PortStats
+	PortReadiness = mesh.PortReadiness
+	ReadinessPath = mesh.ReadinessPath
 )
 
 const (
-	// DefaultNamespace holds the ztunnels when neither Reconciler.Namespace
-	// nor POD_NAMESPACE says otherwise (the namespace config/default uses).
+	// DefaultNamespace holds the ztunnels when Reconciler.Namespace is
+	// empty (the namespace config/default uses).
 	DefaultNamespace    = meta.DefaultNamespace
 	defaultDrainSeconds = 30
 	terminationMargin   = 5
@@ -35,17 +37,26 @@ const (
 	tokenPath           = "/var/run/secrets/wayfabric/tokens"
 	configDir           = "/etc/ztunnel"
 	configKey           = "config.yaml"
-	// NetnsHostDir is where CRI runtimes (containerd, CRI-O) bind-mount pod
-	// network namespaces; ztunnel opens them to enter enrolled pods.
-	NetnsHostDir = "/var/run/netns"
-	netnsDir     = "/var/run/netns"
+	// SocketDir is the host directory where the ztunnel and its CNI plugin
+	// meet (UNIX sockets, the plugin's log); mounted at the same path.
+	SocketDir = "/var/run/wayfabric"
+	// procMount is where the host's /proc is mounted: running pods'
+	// network namespaces are found there when a ztunnel adopts them.
+	procMount       = "/host/proc"
+	cniBinMount     = "/host/cni/bin"
+	cniConfMount    = "/host/cni/net.d"
+	trustBundlePath = "/var/run/secrets/wayfabric/ca"
+	// DefaultCNIBinDir and DefaultCNIConfDir are the CNI conventions most
+	// runtimes and distributions follow (spec.cni overrides them).
+	DefaultCNIBinDir  = "/opt/cni/bin"
+	DefaultCNIConfDir = "/etc/cni/net.d"
 )
 
-// namespaceOr returns ns, else POD_NAMESPACE, else DefaultNamespace.
+// namespaceOr returns ns, else DefaultNamespace.
 func namespaceOr(ns string) string { return meta.OperatorNamespace(ns) }
 
 // Name of every namespaced child of a ZtunnelConfig.
-func Name(zc *meshv1alpha1.ZtunnelConfig) string { return "ztunnel-" + zc.Name }
+func Name(zc *meshv1alpha1.ZtunnelConfig) string { return mesh.NodeProxyAccountPrefix + zc.Name }
 
 // clusterName of the ClusterRole and binding, prefixed because cluster-scoped
 // names are shared with everything else in the cluster.
@@ -64,9 +75,14 @@ func objectLabels(zc *meshv1alpha1.ZtunnelConfig) map[string]string {
 	})
 }
 
-// podLabels: a ztunnel never captures itself.
-func podLabels(zc *meshv1alpha1.ZtunnelConfig) map[string]string {
-	return meta.Merge(objectLabels(zc), map[string]string{meshv1alpha1.LabelDataplaneMode: "none"})
+// podLabels: a ztunnel never captures itself; the version label lets the
+// status count nodes per release (and Prometheus relabel metrics by it).
+func podLabels(zc *meshv1alpha1.ZtunnelConfig, version string) map[string]string {
+	out := meta.Merge(objectLabels(zc), map[string]string{mesh.LabelDataplaneMode: mesh.DataplaneModeNone})
+	if len(validation.IsValidLabelValue(version)) == 0 {
+		out[meta.LabelVersion] = version
+	}
+	return out
 }
 
 // Version is spec.version or the default.

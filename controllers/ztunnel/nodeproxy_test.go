@@ -25,6 +25,7 @@ func TestNodeProxyCheck(t *testing.T) {
 		{types.NamespacedName{Namespace: "default", Name: "ztunnel-default"}, false},
 		{types.NamespacedName{Namespace: "wayfabric-system", Name: "ztunnel-"}, false},
 		{types.NamespacedName{Namespace: "wayfabric-system", Name: "waypoint"}, false},
+		{types.NamespacedName{Namespace: "wayfabric-system", Name: "ztunnel"}, false}, // no ZtunnelConfig makes this account
 	} {
 		got, err := check(context.Background(), tc.sa)
 		if err != nil || got != tc.want {

@@ -4,10 +4,11 @@
 package ztunnel
 
 import (
+	"time"
+
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -15,7 +16,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -33,16 +33,20 @@ import (
 // ClusterRoleBinding, ConfigMap and DaemonSet.
 type Reconciler struct {
 	client.Client
-	Recorder record.EventRecorder
+	Recorder events.Recorder
 	// Image is the default image repository (RELATED_IMAGE_ZTUNNEL).
 	Image string
 	// DefaultVersion is the tag when spec.version is empty.
 	DefaultVersion string
-	// Namespace holds the ztunnels; empty means POD_NAMESPACE, else
+	// Namespace is the operator's, where the ztunnels run; empty means
 	// DefaultNamespace.
 	Namespace string
-	// Now is the clock for condition transition times (nil: time.Now).
-	Now func() time.Time
+	// NodeStatus reads each ready ztunnel's status endpoint (captured pods);
+	// SetupWithManager defaults it to NewHTTPNodeStatus.
+	NodeStatus NodeStatusSource
+	// StatusRefresh is how often an active config is reconciled without an
+	// event (0: DefaultStatusRefresh).
+	StatusRefresh time.Duration
 }
 
 // +kubebuilder:rbac:groups=mesh.wayfabric.io,resources=ztunnelconfigs,verbs=get;list;watch
@@ -51,16 +55,18 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=serviceaccounts;configmaps,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles;clusterrolebindings,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // The manager may only grant what it holds itself (RBAC escalation check),
 // so it holds ZtunnelRules:
 // +kubebuilder:rbac:groups="",resources=pods;namespaces;services,verbs=get;list;watch
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 // +kubebuilder:rbac:groups=mesh.wayfabric.io,resources=waypoints,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=nodes,verbs=get
 
-// Reconcile brings one ZtunnelConfig's children and status to their desired state.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+// Reconcile brings one ZtunnelConfig's children and status to their desired
+// state. An active config is reconciled again after StatusRefresh, so the
+// captured-pod count stays fresh.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, err error) {
 	var zc meshv1alpha1.ZtunnelConfig
 	if err := r.Get(ctx, req.NamespacedName, &zc); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -70,44 +76,53 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	log.FromContext(ctx).V(1).Info("reconciling ztunnelconfig", "generation", zc.Generation)
 
+	// The status is written on every way out (cluster-api's deferred
+	// patch), so a failed step shows in Degraded, not only in the log.
+	s := Situation{Generation: zc.Generation, Version: Version(&zc, r.DefaultVersion)}
+	defer func() { s.Err = err; err = errors.Join(err, r.writeStatus(ctx, &zc, s)) }()
+
 	var all meshv1alpha1.ZtunnelConfigList
 	if err := r.List(ctx, &all); err != nil {
+		s.Unread = true
 		return ctrl.Result{}, fmt.Errorf("listing ZtunnelConfigs to check for overlapping node selectors: %w", err)
 	}
-	s := Situation{Generation: zc.Generation, BlockedBy: Arbitrate(all.Items)[zc.Name], Version: Version(&zc, r.DefaultVersion)}
+	s.BlockedBy = Arbitrate(all.Items)[zc.Name]
 	ns := namespaceOr(r.Namespace)
 
 	if s.BlockedBy != "" {
 		if old := meta.FindStatusCondition(zc.Status.Conditions, meshv1alpha1.ConditionDegraded); old == nil || old.Reason != ReasonOverlap {
-			events.Warning(r.Recorder, &zc, events.ReasonConflict, OverlapMessage(s.BlockedBy))
+			events.Warning(r.Recorder, &zc, events.ReasonConflict, events.ActionReconcile, OverlapMessage(s.BlockedBy))
 		}
-		s.ApplyErr = r.removeChildren(ctx, &zc, ns)
-	} else {
-		ds, err := r.daemonSet(ctx, &zc, ns)
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		applied, err := r.applyChildren(ctx, &zc, ns)
-		if applied != nil {
-			ds = applied // fresher than the cache
-		}
-		s.DaemonSet, s.ApplyErr = ds, err
+		return ctrl.Result{}, r.removeChildren(ctx, &zc, ns)
 	}
+	if s.DaemonSet, err = r.daemonSet(ctx, &zc, ns); err != nil {
+		s.Unread = true
+		return ctrl.Result{}, err
+	}
+	applied, err := r.applyChildren(ctx, &zc, ns)
+	if applied != nil {
+		s.DaemonSet = applied // fresher than the cache
+	}
+	if oerr := r.observe(ctx, &zc, ns, &s); oerr != nil {
+		s.Unread = true
+		return ctrl.Result{}, errors.Join(err, oerr)
+	}
+	return ctrl.Result{RequeueAfter: r.refresh()}, err
+}
 
-	now := time.Now
-	if r.Now != nil {
-		now = r.Now
+// writeStatus applies the status when it differs from what the config shows.
+func (r *Reconciler) writeStatus(ctx context.Context, zc *meshv1alpha1.ZtunnelConfig, s Situation) error {
+	st := ComputeStatus(zc, s, metav1.Now())
+	if StatusUpToDate(zc.Status, st) {
+		return nil
 	}
-	st := ComputeStatus(&zc, s, metav1.NewTime(now()))
-	if !StatusUpToDate(zc.Status, st) {
-		if err := r.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(statusApply(&zc, st)),
-			client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-			err = fmt.Errorf("writing status of ZtunnelConfig %s: %w", zc.Name, err)
-			events.Failed(r.Recorder, &zc, events.ReasonStatusFailed, err)
-			return ctrl.Result{}, errors.Join(s.ApplyErr, err)
-		}
+	warnPodFailures(r.Recorder, zc, st)
+	if err := r.Status().Apply(ctx, statusApply(zc, st), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+		err = fmt.Errorf("writing status of ZtunnelConfig %s: %w", zc.Name, err)
+		events.Failed(r.Recorder, zc, events.ReasonStatusFailed, err)
+		return err
 	}
-	return ctrl.Result{}, s.ApplyErr
+	return nil
 }
 
 func (r *Reconciler) daemonSet(ctx context.Context, zc *meshv1alpha1.ZtunnelConfig, ns string) (*appsv1.DaemonSet, error) {
@@ -196,7 +211,7 @@ func (r *Reconciler) removeChildren(ctx context.Context, zc *meshv1alpha1.Ztunne
 			errs = append(errs, err)
 			continue
 		}
-		events.Normal(r.Recorder, zc, events.ReasonDeleted, fmt.Sprintf("Deleted %s %s: the nodeSelector overlaps an older ZtunnelConfig", kind, live.GetName()))
+		events.Normal(r.Recorder, zc, events.ReasonDeleted, events.ActionDelete, fmt.Sprintf("Deleted %s %s: the nodeSelector overlaps an older ZtunnelConfig", kind, live.GetName()))
 	}
 	return errors.Join(errs...)
 }
@@ -205,6 +220,9 @@ func (r *Reconciler) removeChildren(ctx context.Context, zc *meshv1alpha1.Ztunne
 // drift is repaired; a change to any ZtunnelConfig's selector (or its
 // creation or deletion) re-arbitrates all of them.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.NodeStatus == nil {
+		r.NodeStatus = NewHTTPNodeStatus(HTTPNodeStatusOptions{Log: mgr.GetLogger().WithName("ztunnel-status")})
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&meshv1alpha1.ZtunnelConfig{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&corev1.ServiceAccount{}).
@@ -214,6 +232,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&rbacv1.ClusterRoleBinding{}).
 		Watches(&meshv1alpha1.ZtunnelConfig{}, handler.EnqueueRequestsFromMapFunc(r.everyConfig),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// The ztunnel pods tell why nodes are not ready, and which versions run.
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podToConfig),
+			builder.WithPredicates(predicate.NewPredicateFuncs(isZtunnelPod(namespaceOr(r.Namespace))))).
 		Named("ztunnelconfig").
 		Complete(r)
 }

@@ -121,12 +121,12 @@ var _ = Describe("ZtunnelConfig reconciler", func() {
 		d := daemonSet(ctx, "drift")
 		c := &d.Spec.Template.Spec.Containers[0]
 		c.Image = "evil/ztunnel:latest"
-		c.SecurityContext.Capabilities.Add = append(c.SecurityContext.Capabilities.Add, "SYS_PTRACE")
+		c.SecurityContext.Capabilities.Add = append(c.SecurityContext.Capabilities.Add, "SYS_MODULE")
 		Expect(k8s.Update(ctx, d)).To(Succeed())
 		Eventually(func(g Gomega) {
 			c := daemonSet(ctx, "drift").Spec.Template.Spec.Containers[0]
 			g.Expect(c.Image).To(Equal(imageRepo + ":" + defaultVersion))
-			g.Expect(c.SecurityContext.Capabilities.Add).To(ConsistOf(BeEquivalentTo("NET_ADMIN"), BeEquivalentTo("SYS_ADMIN"), BeEquivalentTo("NET_RAW")))
+			g.Expect(c.SecurityContext.Capabilities.Add).To(ConsistOf(BeEquivalentTo("NET_ADMIN"), BeEquivalentTo("SYS_ADMIN"), BeEquivalentTo("SYS_PTRACE")))
 		}).Should(Succeed())
 	})
 

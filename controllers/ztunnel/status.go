@@ -1,9 +1,11 @@
 package ztunnel
 
 import (
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"slices"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	meshac "github.com/wayfabric/wayfabric/api/applyconfiguration/api/v1alpha1"
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 	"github.com/wayfabric/wayfabric/controllers/internal/conditions"
 )
@@ -12,7 +14,10 @@ import (
 func ComputeStatus(zc *meshv1alpha1.ZtunnelConfig, s Situation, now metav1.Time) meshv1alpha1.ZtunnelConfigStatus {
 	st := meshv1alpha1.ZtunnelConfigStatus{ObservedGeneration: zc.Generation, Version: s.Version}
 	if d := s.DaemonSet; d != nil && s.BlockedBy == "" {
-		st.DesiredNodes, st.ReadyNodes, st.UpdatedNodes = d.Status.DesiredNumberScheduled, d.Status.NumberReady, d.Status.UpdatedNumberScheduled
+		st.DesiredNodes, st.ReadyNodes, st.UpdatedNodes = d.Status.DesiredNumberScheduled, s.ReadyNodes(), d.Status.UpdatedNumberScheduled
+	}
+	if s.BlockedBy == "" {
+		st.CapturedPods, st.Versions = s.Observed.CapturedPods, s.Observed.Versions
 	}
 	for _, c := range []metav1.Condition{ReadyCondition(s), ProgressingCondition(s), DegradedCondition(s)} {
 		st.Conditions = append(st.Conditions, conditions.Merge(zc.Status.Conditions, c, now))
@@ -23,7 +28,8 @@ func ComputeStatus(zc *meshv1alpha1.ZtunnelConfig, s Situation, now metav1.Time)
 // StatusUpToDate reports whether have already holds want.
 func StatusUpToDate(have, want meshv1alpha1.ZtunnelConfigStatus) bool {
 	if have.ObservedGeneration != want.ObservedGeneration || have.Version != want.Version ||
-		have.DesiredNodes != want.DesiredNodes || have.ReadyNodes != want.ReadyNodes || have.UpdatedNodes != want.UpdatedNodes {
+		have.DesiredNodes != want.DesiredNodes || have.ReadyNodes != want.ReadyNodes || have.UpdatedNodes != want.UpdatedNodes ||
+		have.CapturedPods != want.CapturedPods || !slices.Equal(have.Versions, want.Versions) {
 		return false
 	}
 	for _, c := range want.Conditions {
@@ -34,21 +40,25 @@ func StatusUpToDate(have, want meshv1alpha1.ZtunnelConfigStatus) bool {
 	return true
 }
 
-func statusApply(zc *meshv1alpha1.ZtunnelConfig, st meshv1alpha1.ZtunnelConfigStatus) *unstructured.Unstructured {
-	conds := make([]any, 0, len(st.Conditions))
-	for _, c := range st.Conditions {
-		conds = append(conds, conditions.ToApply(c))
+// statusApply is the server-side apply of the status subresource (this
+// reconciler owns all of it).
+func statusApply(zc *meshv1alpha1.ZtunnelConfig, st meshv1alpha1.ZtunnelConfigStatus) *meshac.ZtunnelConfigApplyConfiguration {
+	return meshac.ZtunnelConfig(zc.Name).WithStatus(meshac.ZtunnelConfigStatus().
+		WithObservedGeneration(st.ObservedGeneration).
+		WithDesiredNodes(st.DesiredNodes).
+		WithReadyNodes(st.ReadyNodes).
+		WithUpdatedNodes(st.UpdatedNodes).
+		WithCapturedPods(st.CapturedPods).
+		WithVersion(st.Version).
+		WithVersions(versionsApply(st.Versions)...).
+		WithConditions(conditions.ToApply(st.Conditions...)...))
+}
+
+func versionsApply(vs []meshv1alpha1.ZtunnelVersionStatus) []*meshac.ZtunnelVersionStatusApplyConfiguration {
+	out := make([]*meshac.ZtunnelVersionStatusApplyConfiguration, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, meshac.ZtunnelVersionStatus().WithVersion(v.Version).WithNodes(v.Nodes).
+			WithReadyNodes(v.ReadyNodes).WithCapturedPods(v.CapturedPods))
 	}
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": meshv1alpha1.GroupVersion.String(), "kind": "ZtunnelConfig",
-		"metadata": map[string]any{"name": zc.Name},
-		"status": map[string]any{
-			"observedGeneration": st.ObservedGeneration,
-			"desiredNodes":       int64(st.DesiredNodes),
-			"readyNodes":         int64(st.ReadyNodes),
-			"updatedNodes":       int64(st.UpdatedNodes),
-			"version":            st.Version,
-			"conditions":         conds,
-		},
-	}}
+	return out
 }

@@ -185,8 +185,8 @@ if ((!no_state)); then
       grep -qxF "$s" <<<"$listening" || rm -f "$s"
     done
   fi
-  # folders only the kubelet uses: remove whole when we created them
-  for p in /var/lib/kubelet /var/log/pods; do preexisting "$p" || rm -rf "$p"; done
+  # folders only the kubelet (or our ztunnels) use: remove whole when we created them
+  for p in /var/lib/kubelet /var/log/pods /var/run/wayfabric; do preexisting "$p" || rm -rf "$p"; done
   # shared folders: remove only when we created them and they are empty now
   for ((i = ${#FIXED_PATHS[@]} - 1; i >= 0; i--)); do
     p=${FIXED_PATHS[i]}
@@ -219,7 +219,7 @@ for p in "${FIXED_PATHS[@]}"; do
   [[ -f $STATE/paths.preexisting ]] || break
   { [[ -e $p ]] && ! preexisting "$p"; } || continue
   case $p in
-    /var/lib/kubelet | /var/log/pods | /var/log/containers) left+=("path $p") ;;
+    /var/lib/kubelet | /var/log/pods | /var/log/containers | /var/run/wayfabric) left+=("path $p") ;;
     # shared with any other containerd on this machine: not necessarily ours
     *) say "note: $p appeared while the cluster ran and is in use (not ours?): $(ls -A "$p" 2>/dev/null | head -3 | tr '\n' ' ')" ;;
   esac

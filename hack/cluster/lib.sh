@@ -56,7 +56,8 @@ export KUBECACHEDIR="$RUN/kubecache"
 # folder only if it did not exist before up.sh.
 FIXED_PATHS=(/run/containerd /run/containerd/s /run/containerd/fifo /var/lib/cni /var/lib/cni/results
   /var/lib/kubelet /var/log/containers /var/log/pods /var/run/netns /etc/cni /opt/containerd
-  /run/mount) # /run/mount: libmount's, as the kubelet mounts volumes with mount(8)
+  /run/mount /var/run/wayfabric) # /run/mount: libmount's, as the kubelet mounts volumes with mount(8);
+# /var/run/wayfabric: the ztunnels' node sockets (a ZtunnelConfig's hostPath)
 
 # Sysctls that the kubelet, kube-proxy or we change; down.sh restores them.
 SYSCTLS=(net.ipv4.ip_forward net.ipv4.conf.all.route_localnet

@@ -200,7 +200,10 @@ start kube-apiserver "$K8S_BIN/kube-apiserver" \
 wait_for "kube-apiserver /readyz" 120 kube-apiserver kubectl_ get --raw /readyz
 
 # ---- containerd (private root, state and socket; our pause image) ----
-mkdir -p "$RUN/containerd" "$RUN/cni/net.d"
+# A private CNI bin dir (links to Debian's plugins): a ZtunnelConfig installs
+# its chained plugin there, never into /usr/lib/cni.
+mkdir -p "$RUN/containerd" "$RUN/cni/net.d" "$RUN/cni/bin"
+for plugin in "$CNI_BIN"/*; do ln -sf "$plugin" "$RUN/cni/bin/"; done
 cat >"$RUN/containerd/config.toml" <<EOF
 version = 2
 root = "$RUN/containerd/root"
@@ -236,7 +239,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
           SystemdCgroup = false
           Root = "$RUN/containerd/runc"
     [plugins."io.containerd.grpc.v1.cri".cni]
-      bin_dir = "$CNI_BIN"
+      bin_dir = "$RUN/cni/bin"
       conf_dir = "$RUN/cni/net.d"
       max_conf_num = 1
 EOF
@@ -381,3 +384,4 @@ up_done=1
 say "up in $((SECONDS - t0))s: node $NODE_NAME ($NODE_IP), API https://$NODE_IP:$API_PORT"
 say "  export KUBECONFIG=$KUBECONFIG_OUT KUBECACHEDIR=$KUBECACHEDIR"
 say "  images: imagePullPolicy: Never; import more with hack/cluster/import-images.sh FILE.tar..."
+say "  CNI (a ZtunnelConfig's spec.cni): binDir $RUN/cni/bin, confDir $RUN/cni/net.d"

@@ -2,8 +2,10 @@
 # Builds the images the end-to-end suite and `make run` use, for this machine's platform
 # only, as wayfabric.local/<name>:v0.1.0 (the names config/local and config/demo
 # expect), and imports them into the local cluster's containerd:
-#   manager, waypoint   from cmd/            (hack/images, as `make images`)
-#   waypoint:v0.1.1     the same waypoint tagged as the next release (upgrade scenario)
+#   manager, waypoint,  from cmd/            (hack/images, as `make images`;
+#   ztunnel                                    the ztunnel image carries the CNI plugin)
+#   waypoint:v0.1.1,    the same proxies tagged as the next release (upgrade scenarios)
+#   ztunnel:v0.1.1
 #   echo                from hack/e2e/echo   (test app: HTTP echo + load generator)
 #   echo-advanced       from hack/conformance/echo-advanced, named and tagged as
 #                       the Gateway API conformance suite's mesh manifests expect
@@ -25,10 +27,10 @@ export GOWORK=off GOFLAGS="${GOFLAGS:--buildvcs=false}"
 say() { echo "e2e-images: $*" >&2; }
 
 start=$SECONDS
-say "building $REPO/{manager,waypoint,echo}:$VERSION and $REPO/waypoint:$NEXT_VERSION for $PLATFORM into $OUT"
-nice -n 10 go run ./hack/images -version "$VERSION" -repo "$REPO" -platforms "$PLATFORM" -out "$OUT" manager waypoint
-# The same waypoint once more, tagged as the next release, for the upgrade scenario.
-nice -n 10 go run ./hack/images -version "$NEXT_VERSION" -repo "$REPO" -platforms "$PLATFORM" -out "$OUT" waypoint
+say "building $REPO/{manager,waypoint,ztunnel,echo}:$VERSION and $REPO/{waypoint,ztunnel}:$NEXT_VERSION for $PLATFORM into $OUT"
+nice -n 10 go run ./hack/images -version "$VERSION" -repo "$REPO" -platforms "$PLATFORM" -out "$OUT" manager waypoint ztunnel
+# The same proxies once more, tagged as the next release, for the upgrade scenarios.
+nice -n 10 go run ./hack/images -version "$NEXT_VERSION" -repo "$REPO" -platforms "$PLATFORM" -out "$OUT" waypoint ztunnel
 nice -n 10 go run ./hack/images -version "$VERSION" -repo "$REPO" -platforms "$PLATFORM" -out "$OUT" -cmd hack/e2e echo
 # The conformance suite's echo app: its reference comes from the suite's own
 # manifests at the version in go.mod, so an upgrade of the suite follows.
@@ -45,5 +47,5 @@ nice -n 10 go run ./hack/images -version "$echo_tag" -repo "${echo_ref%/echo-adv
   -cmd hack/conformance -links client echo-advanced
 say "built in $((SECONDS - start))s"
 [[ ${1:-} == -no-import ]] && exit 0
-hack/cluster/import-images.sh "$OUT/manager-$VERSION.tar" "$OUT/waypoint-$VERSION.tar" "$OUT/waypoint-$NEXT_VERSION.tar" "$OUT/echo-$VERSION.tar" \
-  "$OUT/echo-advanced-$echo_tag.tar"
+hack/cluster/import-images.sh "$OUT/manager-$VERSION.tar" "$OUT/waypoint-$VERSION.tar" "$OUT/waypoint-$NEXT_VERSION.tar" \
+  "$OUT/ztunnel-$VERSION.tar" "$OUT/ztunnel-$NEXT_VERSION.tar" "$OUT/echo-$VERSION.tar" "$OUT/echo-advanced-$echo_tag.tar"

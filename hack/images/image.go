@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -21,6 +23,9 @@ const nonRoot = "65532:65532"
 type platformBinary struct {
 	platform platform
 	path     string
+	// companions are further binaries of the same platform shipped in the
+	// image next to the main one, by name.
+	companions map[string]string
 }
 
 type imageSpec struct {
@@ -80,7 +85,13 @@ func buildImage(s imageSpec, pb platformBinary) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	layerTar, err := rootfsTar(s.binary, bin, s.created(), s.links...)
+	extra := map[string][]byte{}
+	for name, path := range pb.companions {
+		if extra[name], err = os.ReadFile(path); err != nil {
+			return nil, err
+		}
+	}
+	layerTar, err := rootfsTar(s.binary, bin, extra, s.created(), s.links...)
 	if err != nil {
 		return nil, err
 	}
@@ -132,10 +143,10 @@ func singleLayerImage(layerTar []byte, history v1.History, configure func(*v1.Co
 	return mutate.ConfigFile(img, cf)
 }
 
-// rootfsTar is the image's only layer: the binary (and symlinks to it named
-// links), passwd and group entries for the non-root user (so tools show a
-// name), and a world-writable /tmp.
-func rootfsTar(binary string, content []byte, mtime time.Time, links ...string) ([]byte, error) {
+// rootfsTar is the image's only layer: the binary, its companions and
+// symlinks to it named links, passwd and group entries for the non-root user
+// (so tools show a name), and a world-writable /tmp.
+func rootfsTar(binary string, content []byte, companions map[string][]byte, mtime time.Time, links ...string) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	files := []struct {
@@ -151,6 +162,14 @@ func rootfsTar(binary string, content []byte, mtime time.Time, links ...string) 
 		{name: "home/", mode: 0o755, dir: true},
 		{name: "home/nonroot/", mode: 0o700, dir: true},
 		{name: "tmp/", mode: 0o1777, dir: true},
+	}
+	for _, name := range slices.Sorted(maps.Keys(companions)) { // sorted: reproducible
+		files = append(files, struct {
+			name string
+			mode int64
+			dir  bool
+			data []byte
+		}{name: name, mode: 0o755, data: companions[name]})
 	}
 	for _, f := range files {
 		h := &tar.Header{

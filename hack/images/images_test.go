@@ -64,11 +64,11 @@ func TestDiscoverBinariesFindsOnlyMainPackages(t *testing.T) {
 
 func TestRootfsTarIsReproducibleAndNonRootFriendly(t *testing.T) {
 	mtime := time.Unix(1700000000, 0)
-	a, err := rootfsTar("manager", []byte("binary"), mtime, "alias")
+	a, err := rootfsTar("manager", []byte("binary"), map[string][]byte{"helper": []byte("h")}, mtime, "alias")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := rootfsTar("manager", []byte("binary"), mtime, "alias")
+	b, _ := rootfsTar("manager", []byte("binary"), map[string][]byte{"helper": []byte("h")}, mtime, "alias")
 	if !bytes.Equal(a, b) {
 		t.Error("two layers from the same input differ")
 	}

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -114,6 +115,9 @@ func run(cfg config) error {
 	defer os.RemoveAll(work)
 
 	for _, bin := range binaries {
+		if isCompanion(bin) {
+			continue // shipped inside its main binary's image
+		}
 		ref := cfg.ref(bin)
 		spec := imageSpec{
 			binary: bin, ref: ref, version: cfg.version, source: cfg.source, epoch: cfg.epoch, links: cfg.links,
@@ -123,7 +127,15 @@ func run(cfg config) error {
 			if err := goBuild(filepath.Join(cfg.cmdDir, bin), path, p, cfg.symbol, cfg.version); err != nil {
 				return err
 			}
-			spec.binaries = append(spec.binaries, platformBinary{platform: p, path: path})
+			pb := platformBinary{platform: p, path: path, companions: map[string]string{}}
+			for _, c := range companions[bin] {
+				cpath := filepath.Join(work, p.os+"-"+p.arch, c)
+				if err := goBuild(filepath.Join(cfg.cmdDir, c), cpath, p, cfg.symbol, cfg.version); err != nil {
+					return err
+				}
+				pb.companions[c] = cpath
+			}
+			spec.binaries = append(spec.binaries, pb)
 		}
 		idx, err := buildIndex(spec)
 		if err != nil {
@@ -134,6 +146,19 @@ func run(cfg config) error {
 		}
 	}
 	return nil
+}
+
+// companions ship inside another binary's image instead of their own:
+// the ztunnel installs its CNI plugin on the node from its own image.
+var companions = map[string][]string{"ztunnel": {"wayfabric-cni"}}
+
+func isCompanion(bin string) bool {
+	for _, cs := range companions {
+		if slices.Contains(cs, bin) {
+			return true
+		}
+	}
+	return false
 }
 
 func runBundle(cfg config) error {

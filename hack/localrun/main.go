@@ -1,9 +1,11 @@
 // Command localrun is `make run`. It picks, in this order:
 //   - the configured cluster (KUBECONFIG or ~/.kube/config): CRDs installed,
 //     the manager run from source against it;
-//   - as root on Linux, the local single-node Kubernetes of hack/cluster: the
-//     operator deployed as a pod from config/local, the Waypoint samples and
-//     the demo mesh of config/demo, then `kubectl get waypoints -A -w`;
+//   - as root on Linux, the local single-node Kubernetes of hack/cluster
+//     ($WAYFABRIC_CLUSTER_DIR, else bin/cluster): the operator deployed as a
+//     pod from config/local, the samples (the ZtunnelConfig with the
+//     cluster's CNI dirs) and the transparent demo mesh of config/demo,
+//     then `kubectl get waypoints -A -w`;
 //   - otherwise (or with -envtest) a local control plane without nodes (etcd
 //     and kube-apiserver from bin/k8s) with the CRDs and samples, and the
 //     manager run from source.
@@ -19,6 +21,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 )
 
@@ -70,8 +73,9 @@ func run(ctx context.Context, assets, version string, envtestOnly, keep bool, ma
 
 func canRunLocalCluster() bool { return runtime.GOOS == "linux" && os.Geteuid() == 0 }
 
+// rel shortens path for messages: relative to root when it is inside it.
 func rel(root, path string) string {
-	if r, err := filepath.Rel(root, path); err == nil {
+	if r, err := filepath.Rel(root, path); err == nil && !strings.HasPrefix(r, "..") {
 		return r
 	}
 	return path

@@ -11,22 +11,33 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/wayfabric/wayfabric/test/testenv"
+	"github.com/wayfabric/wayfabric/internal/testenv"
 )
 
 // localCluster is the real single-node Kubernetes of hack/cluster, with the
 // operator running in it as a pod: what `make run` gives a newcomer as root.
 type localCluster struct {
 	root       string
+	dir        string
 	kubectl    string
 	kubeconfig string
 	cacheDir   string
 }
 
+// clusterDir is where hack/cluster keeps the local cluster:
+// $WAYFABRIC_CLUSTER_DIR, else bin/cluster (hack/cluster/lib.sh's rule).
+func clusterDir(root string) string {
+	if d := os.Getenv("WAYFABRIC_CLUSTER_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join(root, "bin", "cluster")
+}
+
 func newLocalCluster(root, assets string) *localCluster {
-	dir := filepath.Join(root, "bin", "cluster")
+	dir := clusterDir(root)
 	return &localCluster{
 		root:       root,
+		dir:        dir,
 		kubectl:    filepath.Join(assets, "kubectl"),
 		kubeconfig: filepath.Join(dir, "kubeconfig"),
 		cacheDir:   filepath.Join(dir, "run", "kubecache"),
@@ -47,7 +58,7 @@ func runOnLocalCluster(ctx context.Context, lc *localCluster, keep bool) (err er
 		fmt.Println("No cluster is configured: starting the local single-node Kubernetes (hack/cluster, needs root).")
 		// On failure or Ctrl-C, up.sh undoes what it started itself.
 		if err := lc.script(ctx, "hack/cluster/up.sh"); err != nil {
-			return fmt.Errorf("starting the local cluster: %w (logs: bin/cluster/logs)", err)
+			return fmt.Errorf("starting the local cluster: %w (logs: %s)", err, rel(lc.root, filepath.Join(lc.dir, "logs")))
 		}
 	}
 	defer func() {
@@ -76,7 +87,8 @@ func runOnLocalCluster(ctx context.Context, lc *localCluster, keep bool) (err er
 			return err
 		}},
 		{"applying the Waypoint samples (config/samples)", lc.applyWaypointSamples},
-		{"applying the demo mesh (config/demo: echo app, HTTPRoute 80/20, autoscaled Waypoint, load over HBONE)", func(ctx context.Context) error {
+		{"applying the ZtunnelConfig sample with the local cluster's CNI dirs, and waiting for its ztunnel", lc.applyZtunnelSample},
+		{"applying the demo mesh (config/demo: ambient namespace, echo app, HTTPRoute 80/20, autoscaled Waypoint, plain HTTP clients)", func(ctx context.Context) error {
 			return lc.applyKustomization(ctx, "config/demo")
 		}},
 	}
@@ -92,14 +104,14 @@ The mesh is up. In another shell:
 
   export KUBECONFIG=%s KUBECACHEDIR=%s
   %s get waypoints -A -w
-  %s -n demo logs deployment/load -f                     # requests, failures, p99 every 10 s
+  %s get ztunnelconfigs -o wide                         # nodes, versions, captured pods
+  %s -n demo logs deployment/load -f                     # plain HTTP clients: requests, failures, p99, 80/20 split every 10 s
   %s -n demo scale deployment/load --replicas=6          # 150 req/s: the demo Waypoint scales out
   %s -n demo scale deployment/load --replicas=1          # 25 req/s: and back in
 
-The ZtunnelConfig sample is not applied: the ztunnel binary does not exist yet.
 %s Watching the Waypoints:
 
-`, rel(lc.root, lc.kubeconfig), rel(lc.root, lc.cacheDir), kubectl, kubectl, kubectl, kubectl, stopHint(keep))
+`, rel(lc.root, lc.kubeconfig), rel(lc.root, lc.cacheDir), kubectl, kubectl, kubectl, kubectl, kubectl, stopHint(keep))
 	// kubectl -w ends when the API server closes the watch (its request
 	// timeout, 30-60 min): start it again until Ctrl-C.
 	for first := true; ctx.Err() == nil; first = false {
@@ -147,8 +159,8 @@ func (lc *localCluster) installGatewayAPI(ctx context.Context) error {
 	return err
 }
 
-// applyWaypointSamples applies every sample but the ZtunnelConfig, whose
-// DaemonSet would wait forever for an image that is not built yet.
+// applyWaypointSamples applies the Waypoint samples (applyZtunnelSample
+// applies the last one, adapted to this cluster).
 func (lc *localCluster) applyWaypointSamples(ctx context.Context) error {
 	for _, f := range []string{"mesh_v1alpha1_waypoint.yaml", "mesh_v1alpha1_waypoint_fixed.yaml"} {
 		if _, err := lc.kubectlOut(ctx, "apply", "--server-side", "-f", filepath.Join(lc.root, "config", "samples", f)); err != nil {

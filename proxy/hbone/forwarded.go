@@ -6,23 +6,18 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/wayfabric/wayfabric/api/mesh"
 	"github.com/wayfabric/wayfabric/proxy/identity"
 )
 
-// NodeProxyPrefix starts the service account names of node proxies: the
-// operator runs each ZtunnelConfig's ztunnels as ztunnel-<name> in its own
-// namespace (controllers/ztunnel), and only it can create accounts there.
-const NodeProxyPrefix = "ztunnel-"
-
 // TrustMeshComponents is a ServerConfig.TrustForwarded that believes the
 // Forwarded header only from mesh components, which set it on a workload's
-// behalf: node proxies (ztunnel-* service accounts in nodeProxyNamespace)
+// behalf: node proxies (mesh.IsNodeProxy, the operator in nodeProxyNamespace)
 // and, for the hop after a waypoint, waypoints (isWaypoint; nil: none).
 // An ordinary workload's claim about its source is never believed.
 func TrustMeshComponents(nodeProxyNamespace string, isWaypoint func(identity.ID) bool) func(identity.ID) bool {
 	return func(peer identity.ID) bool {
-		if peer.Namespace == nodeProxyNamespace && strings.HasPrefix(peer.ServiceAccount, NodeProxyPrefix) &&
-			len(peer.ServiceAccount) > len(NodeProxyPrefix) {
+		if mesh.IsNodeProxy(peer.Namespace, peer.ServiceAccount, nodeProxyNamespace) {
 			return true
 		}
 		return isWaypoint != nil && isWaypoint(peer)

@@ -68,15 +68,24 @@ func (d DialTarget) logger() logr.Logger {
 // ended. EOF on one side is passed on as a half-close of the other; an
 // error resets both (a TCP reset becomes RST_STREAM and vice versa).
 func Splice(a, b net.Conn) error {
+	_, _, err := SpliceCounted(a, b)
+	return err
+}
+
+// SpliceCounted is Splice that also reports how many bytes went to a (read
+// from b) and to b (read from a), for byte metrics.
+func SpliceCounted(a, b net.Conn) (toA, toB int64, err error) {
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
+	counts := make([]int64, 2)
 	cp := func(i int, dst, src net.Conn) {
 		defer wg.Done()
 		buf := copyBufs.Get().(*[]byte)
 		defer copyBufs.Put(buf)
 		// The wrappers hide ReaderFrom/WriterTo, which would make io.Copy
 		// allocate a fresh 32 KiB buffer per direction per stream.
-		_, err := io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, *buf)
+		n, err := io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, *buf)
+		counts[i] = n
 		if err == nil {
 			if hc, ok := dst.(halfCloser); ok {
 				err = hc.CloseWrite()
@@ -92,7 +101,7 @@ func Splice(a, b net.Conn) error {
 	go cp(0, a, b)
 	go cp(1, b, a)
 	wg.Wait()
-	return errors.Join(errs...)
+	return counts[0], counts[1], errors.Join(errs...)
 }
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}

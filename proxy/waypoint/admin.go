@@ -6,13 +6,16 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+
+	wire "github.com/wayfabric/wayfabric/api/loadreport"
+	"github.com/wayfabric/wayfabric/api/mesh"
 )
 
 // StatsHandler serves the load report (/load) and Prometheus metrics
 // (/metrics): the port 15020 contract.
 func (p *Proxy) StatsHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/load", p.rec.Handler(p.Draining))
+	mux.Handle(wire.Path, p.rec.Handler(p.Draining))
 	mux.Handle("/metrics", p.metrics.Handler())
 	return mux
 }
@@ -21,7 +24,7 @@ func (p *Proxy) StatsHandler() http.Handler {
 // the moment drain starts.
 func (p *Proxy) ReadyHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz/ready", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc(mesh.ReadinessPath, func(w http.ResponseWriter, _ *http.Request) {
 		switch {
 		case p.Draining():
 			plainError(w, http.StatusServiceUnavailable, "draining\n")

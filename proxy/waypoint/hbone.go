@@ -5,8 +5,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strings"
 
+	"github.com/wayfabric/wayfabric/api/mesh"
 	"github.com/wayfabric/wayfabric/proxy/hbone"
 	"github.com/wayfabric/wayfabric/proxy/identity"
 	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
@@ -43,7 +43,7 @@ func (p *Proxy) HBONEHandler() hbone.Handler {
 // the verified identity's. A node proxy presents its workloads' identities;
 // were it to present its own, the client is unknown ("": producer routes).
 func (p *Proxy) clientNamespace(peer identity.ID) string {
-	if peer.Namespace == p.cfg.NodeProxyNamespace && strings.HasPrefix(peer.ServiceAccount, hbone.NodeProxyPrefix) {
+	if mesh.IsNodeProxy(peer.Namespace, peer.ServiceAccount, p.cfg.NodeProxyNamespace) {
 		return ""
 	}
 	return peer.Namespace

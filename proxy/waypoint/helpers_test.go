@@ -21,6 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/wayfabric/wayfabric/api/mesh"
 	"github.com/wayfabric/wayfabric/proxy/internal/loopback"
 	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
 )
@@ -110,7 +111,7 @@ func newWorld() *world {
 	return &world{in: routing.Input{
 		Waypoint: routing.Waypoint{Namespace: "app", Name: "wp"},
 		Namespaces: []*corev1.Namespace{
-			{ObjectMeta: metav1.ObjectMeta{Name: "app", Labels: map[string]string{routing.LabelUseWaypoint: "wp", routing.LabelDataplane: routing.DataplaneAmbient}}},
+			{ObjectMeta: metav1.ObjectMeta{Name: "app", Labels: map[string]string{mesh.LabelUseWaypoint: "wp", mesh.LabelDataplaneMode: mesh.DataplaneModeAmbient}}},
 			{ObjectMeta: metav1.ObjectMeta{Name: "ext"}},
 		},
 	}}

@@ -12,6 +12,7 @@ import (
 	"k8s.io/utils/ptr"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/wayfabric/wayfabric/api/mesh"
 	"github.com/wayfabric/wayfabric/proxy/hbone"
 	"github.com/wayfabric/wayfabric/proxy/identity"
 	"github.com/wayfabric/wayfabric/proxy/identity/identitytest"
@@ -57,7 +58,7 @@ func TestForwardedTrustedOnlyFromNodeProxies(t *testing.T) {
 	be := startBackend(t, "outside", false)
 	w := newWorld()
 	web := w.service("ext", "web", "http", be.addr)
-	w.in.Namespaces[1].Labels = map[string]string{routing.LabelUseWaypoint: "wp"}
+	w.in.Namespaces[1].Labels = map[string]string{mesh.LabelUseWaypoint: "wp"}
 	w.in.Waypoint.Namespace = "ext"
 	m := startMeshWaypoint(t, w)
 	for _, tc := range []struct {
@@ -100,7 +101,7 @@ func TestConsumerRoutesFollowThePeerIdentity(t *testing.T) {
 		},
 	})
 	// The backend is in the mesh; the waypoint reaches it in plain TCP here.
-	w.in.Namespaces[0].Labels[routing.LabelDataplane] = ""
+	w.in.Namespaces[0].Labels[mesh.LabelDataplaneMode] = ""
 	m := startMeshWaypoint(t, w)
 	for _, tc := range []struct {
 		name string
@@ -134,7 +135,7 @@ func TestWorkloadTrafficThroughTheWaypoint(t *testing.T) {
 		Filters:     []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterResponseHeaderModifier, ResponseHeaderModifier: &gwv1.HTTPHeaderFilter{Set: []gwv1.HTTPHeader{{Name: "X-Header-Set", Value: "set"}}}}},
 		BackendRefs: []gwv1.HTTPBackendRef{backendRef("app", "web", 1)},
 	})
-	w.in.Namespaces[0].Labels[routing.LabelDataplane] = ""
+	w.in.Namespaces[0].Labels[mesh.LabelDataplaneMode] = ""
 	w.in.Waypoint.For = routing.ForAll
 	w.in.Workloads = []routing.Workload{{Namespace: "app", Name: "web-pod-0", ServiceAccount: "web", IPs: []netip.Addr{be.addr.Addr()}}}
 	m := startMeshWaypoint(t, w)
@@ -160,7 +161,7 @@ func TestCORSThroughTheWaypoint(t *testing.T) {
 		}}},
 		BackendRefs: []gwv1.HTTPBackendRef{backendRef("app", "web", 1)},
 	})
-	w.in.Namespaces[0].Labels[routing.LabelDataplane] = ""
+	w.in.Namespaces[0].Labels[mesh.LabelDataplaneMode] = ""
 	p := newProxy(t, w, Config{})
 	addr, _ := listenProxy(t, p, web)
 	for _, c := range []*http.Client{h1Client(addr), h2Client(addr)} {

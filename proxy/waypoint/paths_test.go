@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/ptr"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/wayfabric/wayfabric/api/mesh"
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 	"github.com/wayfabric/wayfabric/proxy/identity"
 	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
@@ -37,7 +38,7 @@ func corsWorld(t *testing.T) (*world, netip.AddrPort, *backend) {
 		}}},
 		BackendRefs: []gwv1.HTTPBackendRef{backendRef("app", "web", 1)},
 	})
-	w.in.Namespaces[0].Labels[routing.LabelDataplane] = ""
+	w.in.Namespaces[0].Labels[mesh.LabelDataplaneMode] = ""
 	return w, web, be
 }
 
@@ -153,7 +154,7 @@ func TestConsumerRoutesAndWorkloadsStayOnTheFastPath(t *testing.T) {
 			}},
 		},
 	})
-	w.in.Namespaces[0].Labels[routing.LabelDataplane] = ""
+	w.in.Namespaces[0].Labels[mesh.LabelDataplaneMode] = ""
 	w.in.Waypoint.For = routing.ForAll
 	w.in.Workloads = []routing.Workload{{Namespace: "app", Name: "web-pod-0", ServiceAccount: "web", IPs: []netip.Addr{be.addr.Addr()}}}
 	m := startMeshWaypoint(t, w)
@@ -188,7 +189,7 @@ func TestGRPCRouteOverHTTP1IsHandedOver(t *testing.T) {
 	w := newWorld()
 	web := w.service("app", "web", "grpc")
 	w.service("app", "v1", "grpc", grpcBackend(t, "v1"))
-	w.in.Namespaces[0].Labels[routing.LabelDataplane] = ""
+	w.in.Namespaces[0].Labels[mesh.LabelDataplaneMode] = ""
 	w.in.GRPCRoutes = []*gwv1.GRPCRoute{{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "g"},
 		Spec: gwv1.GRPCRouteSpec{
@@ -215,7 +216,7 @@ func TestAuthorizationSourceIPCannotBeClaimed(t *testing.T) {
 	be := startBackend(t, "web", false)
 	w := newWorld()
 	web := w.service("app", "web", "http", be.addr)
-	w.in.Namespaces[0].Labels[routing.LabelDataplane] = ""
+	w.in.Namespaces[0].Labels[mesh.LabelDataplaneMode] = ""
 	w.in.AuthorizationPolicies = []*meshv1alpha1.AuthorizationPolicy{
 		authzPolicy(t, "from-pods", `{targetRefs: [{kind: Service, name: web}], rules: [{from: [{source: {ipBlocks: [10.1.2.0/24]}}]}]}`),
 	}

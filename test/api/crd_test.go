@@ -10,7 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
-	"github.com/wayfabric/wayfabric/test/testenv"
+	"github.com/wayfabric/wayfabric/internal/testenv"
 )
 
 var _ = Describe("CRDs", func() {

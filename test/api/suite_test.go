@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/wayfabric/wayfabric/test/testenv"
+	"github.com/wayfabric/wayfabric/internal/testenv"
 )
 
 var (

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wayfabric/wayfabric/test/testenv"
+	"github.com/wayfabric/wayfabric/internal/testenv"
 )
 
 // cluster is the local cluster of hack/cluster and a kubectl for it.

@@ -43,7 +43,6 @@ func reportPath(root string) string {
 // waypoint: the same path as any workload's.
 func TestMeshConformance(t *testing.T) {
 	c := localCluster(t)
-	requireNodeProxy(t, c)
 	requireSuiteImages(t, c)
 	installWayfabric(t, c)
 	prepareMeshNamespaces(t, c)

@@ -14,12 +14,14 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/gateway-api/conformance/utils/suite"
 
+	"github.com/wayfabric/wayfabric/api/mesh"
 	"github.com/wayfabric/wayfabric/controllers/gateway"
-	"github.com/wayfabric/wayfabric/test/testenv"
+	"github.com/wayfabric/wayfabric/controllers/ztunnel"
+	"github.com/wayfabric/wayfabric/internal/testenv"
 )
 
 const (
-	operatorNS   = "wayfabric-system"
+	operatorNS   = mesh.DefaultNamespace
 	waypointName = "waypoint"
 )
 
@@ -27,17 +29,8 @@ const (
 // their Services through the Waypoint of that name in each. The suite puts
 // them on every Namespace it applies (ConformanceOptions.NamespaceLabels).
 var meshNamespaceLabels = map[string]string{
-	"mesh.wayfabric.io/dataplane-mode": "ambient",
-	"mesh.wayfabric.io/use-waypoint":   waypointName,
-}
-
-// requireNodeProxy: the suite's clients are ordinary pods; only the node
-// proxy (ztunnel) captures their traffic and sends it to the waypoints.
-func requireNodeProxy(t *testing.T, c cluster) {
-	t.Helper()
-	if _, err := os.Stat(filepath.Join(c.root, "cmd", "ztunnel", "main.go")); err != nil {
-		t.Fatal("cmd/ztunnel is not built yet: the Mesh suite's clients are unmodified pods whose traffic only the node proxy captures (issue 12)")
-	}
+	mesh.LabelDataplaneMode: mesh.DataplaneModeAmbient,
+	mesh.LabelUseWaypoint:   waypointName,
 }
 
 // installWayfabric makes the cluster a Wayfabric mesh, idempotently: the
@@ -70,7 +63,7 @@ spec:
 	c.waitFor(t, [][]string{
 		{"get", "ztunnelconfig", "default", "-o", "yaml"},
 		{"-n", operatorNS, "get", "pods", "-o", "wide"},
-		{"-n", operatorNS, "logs", "-l", "mesh.wayfabric.io/ztunnel-config=default", "--tail=50"},
+		{"-n", operatorNS, "logs", "-l", ztunnel.LabelConfig + "=default", "--tail=50"},
 	}, "--for=condition=Ready", "ztunnelconfig/default", "--timeout=5m")
 
 	c.apply(t, `apiVersion: gateway.networking.k8s.io/v1

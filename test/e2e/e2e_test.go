@@ -17,14 +17,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
-	"github.com/wayfabric/wayfabric/test/testenv"
+	"github.com/wayfabric/wayfabric/internal/testenv"
 )
 
-// Blockers of the pending scenarios, named once so the report says exactly
-// what each one waits for.
 const (
-	blockedZtunnel = "BLOCKED on product: the ztunnel binary (cmd/ztunnel) and its image do not exist yet"
-	// nextVersion is the waypoint image tag of the upgrade scenario.
+	// nextVersion is the proxy image tag of the upgrade scenarios.
 	nextVersion = "v0.1.1"
 	// meshNS holds the waypoint and the echo app of the traffic scenarios.
 	meshNS   = "e2e-mesh"
@@ -405,24 +402,41 @@ metadata: {name: echo}
 	})
 
 	Context("make run's demo (config/demo)", func() {
-		It("serves its clients' HBONE load through its autoscaled Waypoint with zero failed requests", func() {
+		It("is a transparent mesh: plain HTTP clients reach the echo app through the ztunnel and the autoscaled Waypoint, split 80/20, with zero failed requests", func() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
+			start := time.Now()
+			By("applying the ZtunnelConfig sample with the cluster's CNI dirs, as make run does")
+			name := applyZtunnelSample()
+			DeferCleanup(func() {
+				// The demo goes first, then the ztunnel, whose pods must be gone
+				// before the ztunnel scenarios deploy their own.
+				_, _ = kubectl("delete", "namespace", "demo", "--wait=true", "--timeout=2m")
+				_, _ = kubectl("delete", "ztunnelconfig", name, "--wait=true", "--timeout=2m")
+				Eventually(func() string {
+					return jsonpath("{.items[*].metadata.name}", "-n", operatorNS, "pods", "-l", "mesh.wayfabric.io/ztunnel-config="+name)
+				}).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(BeEmpty())
+			})
+			mustKubectl("wait", "--for=condition=Ready", "ztunnelconfig/"+name, "--timeout=3m")
+
 			manifests, err := run(ctx, "", "go", "tool", "kustomize", "build", filepath.Join(repoRoot, "config", "demo"))
 			Expect(err).NotTo(HaveOccurred())
-			start := time.Now()
 			apply(manifests)
-			DeferCleanup(func() { _, _ = kubectl("delete", "namespace", "demo", "--wait=false") })
 			for _, d := range []string{"echo-a", "echo-b", "load"} {
 				waitRollout("demo", "deployment/"+d, 3*time.Minute)
 			}
-			By("the clients log PROGRESS lines without failures, and the Waypoint sees their load")
+			By("the ztunnel captured the demo's pods (echo-a, echo-b, load), as its ZtunnelConfig's status says")
+			Eventually(func() string {
+				return jsonpath("{.status.capturedPods}", "ztunnelconfig", name)
+			}).WithTimeout(time.Minute).WithPolling(time.Second).Should(SatisfyAny(Equal("3"), Equal("4"), Equal("5"), Equal("6")))
+			By("the clients log PROGRESS lines without failures, split about 80/20, and the Waypoint sees their load")
 			var progress string
 			Eventually(func() string {
 				progress, _ = kubectl("-n", "demo", "logs", "deployment/load", "--tail=1")
 				return progress
 			}).WithTimeout(time.Minute).WithPolling(time.Second).Should(ContainSubstring("PROGRESS sent="))
 			Expect(progress).To(ContainSubstring(" failed=0 "))
+			Expect(progress).To(MatchRegexp(`byPod:\{echo-a-\S+:\d+\((6[5-9]|[7-8]\d|9[0-5])%\) echo-b-\S+:\d+\(`), "the HTTPRoute's 80/20 split")
 			Eventually(func() string {
 				return jsonpath("{.status.load.requestsPerSecond}", "-n", "demo", "waypoint", "waypoint")
 			}).WithTimeout(time.Minute).WithPolling(time.Second).Should(SatisfyAll(Not(BeEmpty()), Not(Equal("0"))))
@@ -435,15 +449,12 @@ metadata: {name: echo}
 			Expect(restarts).To(HaveEach(BeZero()), "the demo's clients restarted")
 			figure("make-run-demo", "applyToLoadSeen", time.Since(start).Round(time.Second),
 				"waypointRPS", jsonpath("{.status.load.requestsPerSecond}", "-n", "demo", "waypoint", "waypoint"),
+				"capturedPods", jsonpath("{.status.capturedPods}", "ztunnelconfig", name),
 				"lastProgress", strings.TrimSpace(progress))
 		})
 	})
 
-	Context("ztunnel", func() {
-		PIt("a ZtunnelConfig yields a running, Ready ztunnel on the real node — "+blockedZtunnel, func() {})
-		PIt("enrolled pods (namespace label mesh.wayfabric.io/dataplane-mode=ambient) talk through the ztunnels over HBONE — "+blockedZtunnel, func() {})
-		PIt("a ztunnel version change under load fails no new connection — "+blockedZtunnel, func() {})
-	})
+	Context("ztunnel", ztunnelSpecs)
 
 	Context("scale on kwok fake nodes", func() {
 		var kwokNodes int

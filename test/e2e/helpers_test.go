@@ -17,6 +17,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 )
 
 // run executes a command from the repository root and returns its stdout.
@@ -206,4 +207,21 @@ const caURL = "https://wayfabric-ca." + operatorNS + ".svc:15012"
 func waitRollout(ns, obj string, timeout time.Duration) {
 	GinkgoHelper()
 	mustKubectl("-n", ns, "rollout", "status", obj, "--timeout="+timeout.String())
+}
+
+// applyZtunnelSample applies config/samples' ZtunnelConfig with spec.cni set
+// to the local cluster's CNI dirs, as make run does, and returns its name.
+func applyZtunnelSample() string {
+	GinkgoHelper()
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "config", "samples", "mesh_v1alpha1_ztunnelconfig.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	var zc map[string]any
+	Expect(yaml.Unmarshal(raw, &zc)).To(Succeed())
+	spec, _ := zc["spec"].(map[string]any)
+	Expect(spec).NotTo(BeNil())
+	spec["cni"] = map[string]any{"binDir": filepath.Join(clusterDir, "run", "cni", "bin"), "confDir": filepath.Join(clusterDir, "run", "cni", "net.d")}
+	out, err := yaml.Marshal(zc)
+	Expect(err).NotTo(HaveOccurred())
+	apply(string(out))
+	return zc["metadata"].(map[string]any)["name"].(string)
 }

@@ -14,7 +14,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/wayfabric/wayfabric/test/testenv"
+	"github.com/wayfabric/wayfabric/internal/testenv"
 )
 
 const (
@@ -30,6 +30,7 @@ var (
 	kubeconfig   string
 	kubeCacheDir string
 	kubectlPath  string
+	clusterDir   string
 )
 
 func TestE2E(t *testing.T) {
@@ -39,7 +40,7 @@ func TestE2E(t *testing.T) {
 
 var _ = BeforeSuite(func() {
 	repoRoot = testenv.RepoRoot()
-	clusterDir := os.Getenv("WAYFABRIC_CLUSTER_DIR")
+	clusterDir = os.Getenv("WAYFABRIC_CLUSTER_DIR")
 	if clusterDir == "" {
 		clusterDir = filepath.Join(repoRoot, "bin", "cluster")
 	}
@@ -63,7 +64,8 @@ var _ = BeforeSuite(func() {
 	defer cancel()
 	have, err := run(ctx, "", "ctr", "--address", sock, "-n", "k8s.io", "images", "ls", "-q")
 	Expect(err).NotTo(HaveOccurred())
-	for _, ref := range []string{"manager:" + version, "waypoint:" + version, "waypoint:" + nextVersion, "echo:" + version} {
+	for _, ref := range []string{"manager:" + version, "waypoint:" + version, "waypoint:" + nextVersion,
+		"ztunnel:" + version, "ztunnel:" + nextVersion, "echo:" + version} {
 		if !strings.Contains(have, imageRepo+"/"+ref) {
 			By("building and importing the e2e images (hack/e2e/images.sh)")
 			out, err := run(ctx, "", filepath.Join(repoRoot, "hack", "e2e", "images.sh"))

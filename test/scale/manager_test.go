@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -71,12 +72,17 @@ func runManager(kubeconfig string) int {
 		return 1
 	}
 	var writes atomic.Int64
-	if err := (&waypoint.Reconciler{Client: countWrites(mgr.GetClient(), &writes), Recorder: mgr.GetEventRecorderFor("waypoint-controller"),
-		Image: "ghcr.io/wayfabric/waypoint", DefaultVersion: version}).SetupWithManager(mgr); err != nil {
+	// The Waypoint controllers as controllers.Setup lists them, writes counted.
+	c, rec := countWrites(mgr.GetClient(), &writes), mgr.GetEventRecorder("waypoint-controller")
+	if err := errors.Join(
+		(&waypoint.Reconciler{Client: c, Recorder: rec, Image: "ghcr.io/wayfabric/waypoint", DefaultVersion: version}).SetupWithManager(mgr),
+		(&waypoint.ReaderReconciler{Client: c, Recorder: rec}).SetupWithManager(mgr),
+		(&waypoint.TrustBundleReconciler{Client: c}).SetupWithManager(mgr),
+	); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if err := (&ztunnel.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("ztunnel-controller"),
+	if err := (&ztunnel.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("ztunnel-controller"),
 		Image: "ghcr.io/wayfabric/ztunnel", DefaultVersion: version, Namespace: "wayfabric-system"}).SetupWithManager(mgr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

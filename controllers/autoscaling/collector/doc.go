@@ -1,5 +1,5 @@
 // Package collector reads the load report of every ready replica of a
-// Waypoint (proxy/waypoint/loadreport, served on port 15020) for the
+// Waypoint (format in api/loadreport, served on port 15020) for the
 // autoscaler. Source is the seam: HTTPSource scrapes real pods, tests inject
 // load with their own Source.
 //

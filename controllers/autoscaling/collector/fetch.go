@@ -10,7 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/wayfabric/wayfabric/proxy/waypoint/loadreport"
+	"github.com/wayfabric/wayfabric/api/loadreport"
 )
 
 // maxReportBytes bounds a report body; a real one is about 400 bytes.

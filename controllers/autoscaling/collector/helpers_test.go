@@ -15,7 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/wayfabric/wayfabric/proxy/waypoint/loadreport"
+	"github.com/wayfabric/wayfabric/api/loadreport"
+	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 )
 
 // replicaServer is a real HTTP server on one loopback address standing in
@@ -126,7 +127,7 @@ func report(concurrency, rps float64) loadreport.Report {
 func pod(wp types.NamespacedName, name, ip string, mutate ...func(*corev1.Pod)) *corev1.Pod {
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: wp.Namespace, Name: name, UID: types.UID("uid-" + name),
-			Labels: map[string]string{LabelWaypoint: wp.Name}},
+			Labels: map[string]string{meshv1alpha1.LabelWaypoint: wp.Name}},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip,
 			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
 	}

@@ -13,13 +13,15 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/wayfabric/wayfabric/proxy/waypoint/loadreport"
+	"github.com/wayfabric/wayfabric/api/loadreport"
+	"github.com/wayfabric/wayfabric/api/mesh"
+	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 )
 
-// Defaults of HTTPSource (the port 15020 contract of the waypoint proxy).
+// Defaults of HTTPSource.
 const (
-	DefaultPort        = 15020
-	DefaultPath        = "/load"
+	DefaultPort        = mesh.PortStats
+	DefaultPath        = loadreport.Path
 	DefaultTimeout     = 500 * time.Millisecond
 	DefaultConcurrency = 16
 )
@@ -94,7 +96,7 @@ type result struct {
 func (s *HTTPSource) Collect(ctx context.Context, wp types.NamespacedName) (Snapshot, error) {
 	start := time.Now()
 	var pods corev1.PodList
-	if err := s.reader.List(ctx, &pods, client.InNamespace(wp.Namespace), client.MatchingLabels{LabelWaypoint: wp.Name}); err != nil {
+	if err := s.reader.List(ctx, &pods, client.InNamespace(wp.Namespace), client.MatchingLabels{meshv1alpha1.LabelWaypoint: wp.Name}); err != nil {
 		return Snapshot{}, fmt.Errorf("listing pods of Waypoint %s: %w", wp, err)
 	}
 	var ready []*corev1.Pod

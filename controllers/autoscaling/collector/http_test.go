@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 )
 
 var wpKey = types.NamespacedName{Namespace: "app", Name: "wp"}
@@ -25,7 +27,7 @@ func deleting(p *corev1.Pod) {
 	p.DeletionTimestamp = &metav1.Time{Time: time.Now()}
 	p.Finalizers = []string{"test/keep"}
 }
-func otherWaypoint(p *corev1.Pod)  { p.Labels[LabelWaypoint] = "other" }
+func otherWaypoint(p *corev1.Pod)  { p.Labels[meshv1alpha1.LabelWaypoint] = "other" }
 func otherNamespace(p *corev1.Pod) { p.Namespace = "elsewhere" }
 
 func TestCollect(t *testing.T) {

@@ -2,13 +2,7 @@ package collector
 
 import (
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/selection"
 )
-
-// LabelWaypoint names the Waypoint a pod belongs to (set by the Waypoint
-// reconciler on every waypoint pod).
-const LabelWaypoint = "mesh.wayfabric.io/waypoint"
 
 // PodReady reports whether a pod serves traffic and can be scraped: running,
 // not being deleted, with an IP and the Ready condition. Only ready replicas
@@ -23,15 +17,4 @@ func PodReady(p *corev1.Pod) bool {
 		}
 	}
 	return false
-}
-
-// PodCacheSelector selects waypoint pods. Give it to the manager's cache
-// (cache.Options.ByObject for *corev1.Pod) so the manager watches only
-// waypoint pods, not every pod of the cluster.
-func PodCacheSelector() labels.Selector {
-	req, err := labels.NewRequirement(LabelWaypoint, selection.Exists, nil)
-	if err != nil {
-		panic(err) // a constant, valid key
-	}
-	return labels.NewSelector().Add(*req)
 }

@@ -51,22 +51,6 @@ func (r Resources) clamp(minimum, maximum Resources) Resources {
 	}
 }
 
-// ScaleLimits returns limits that keep the current limit/request ratio for
-// the new requests, as the VPA does. A resource without a current limit
-// or request keeps no limit (zero).
-func ScaleLimits(currentRequests, currentLimits, newRequests Resources) Resources {
-	scale := func(req, lim, newReq int64) int64 {
-		if req <= 0 || lim <= 0 {
-			return 0
-		}
-		return saturate(math.Ceil(float64(newReq) * float64(lim) / float64(req)))
-	}
-	return Resources{
-		MilliCPU:    scale(currentRequests.MilliCPU, currentLimits.MilliCPU, newRequests.MilliCPU),
-		MemoryBytes: scale(currentRequests.MemoryBytes, currentLimits.MemoryBytes, newRequests.MemoryBytes),
-	}
-}
-
 func formatBytes(b int64) string {
 	switch {
 	case b >= 1<<30 && b%(1<<30) == 0:

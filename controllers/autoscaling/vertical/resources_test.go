@@ -22,24 +22,6 @@ func TestFromUsageRoundsUp(t *testing.T) {
 	}
 }
 
-func TestScaleLimitsKeepsRatio(t *testing.T) {
-	tests := []struct {
-		name                   string
-		req, lim, newReq, want Resources
-	}{
-		{"double", Resources{100, 100 * mebibyte}, Resources{200, 150 * mebibyte}, Resources{300, 200 * mebibyte}, Resources{600, 300 * mebibyte}},
-		{"no cpu limit", Resources{100, 100 * mebibyte}, Resources{0, 200 * mebibyte}, Resources{300, 50 * mebibyte}, Resources{0, 100 * mebibyte}},
-		{"no request", Resources{}, Resources{1000, mebibyte}, Resources{300, mebibyte}, Resources{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := ScaleLimits(tt.req, tt.lim, tt.newReq); got != tt.want {
-				t.Fatalf("ScaleLimits = %+v, want %+v", got, tt.want)
-			}
-		})
-	}
-}
-
 func TestResourcesString(t *testing.T) {
 	if got := (Resources{MilliCPU: 250, MemoryBytes: 1 << 30}).String(); got != "cpu 250m, memory 1Gi" {
 		t.Fatalf("String() = %q", got)

@@ -1,16 +1,23 @@
-// Package events records one Kubernetes event per write the reconcilers make
-// and per failure, naming the child object so `kubectl describe` explains
-// what the operator did.
+// Package events is how every part of the manager records Kubernetes events:
+// one API (events.k8s.io, through controller-runtime's GetEventRecorder), one
+// event per reconcile that wrote children, one per failure, notes trimmed to
+// what the API server accepts, so `kubectl describe` explains what the
+// operator did.
 package events
 
 import (
 	"strings"
+	"unicode/utf8"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/tools/record"
+	kevents "k8s.io/client-go/tools/events"
 
 	"github.com/wayfabric/wayfabric/controllers/internal/apply"
 )
+
+// Recorder is the recorder type every component takes.
+type Recorder = kevents.EventRecorder
 
 // Event reasons.
 const (
@@ -22,14 +29,24 @@ const (
 	ReasonConflict     = "NodeSelectorOverlap"
 )
 
+// Actions (events.k8s.io requires one): what the reporting controller did.
+const (
+	ActionCreate    = "Create"
+	ActionUpdate    = "Update"
+	ActionDelete    = "Delete"
+	ActionReconcile = "Reconcile"
+	ActionScale     = "Scale"
+	ActionResize    = "Resize"
+)
+
+// maxNote is the API server's limit on an event's note (message).
+const maxNote = 1024
+
 // Applied records what one reconcile wrote: one Normal event listing the
 // created children and one listing the updated ones ("Deployment wp",
 // ...). One event per reconcile rather than per child keeps the event load
 // on the API server low for large fleets; unchanged children record nothing.
-func Applied(rec record.EventRecorder, owner runtime.Object, outcomes []Write) {
-	if rec == nil {
-		return
-	}
+func Applied(rec Recorder, owner runtime.Object, outcomes []Write) {
 	var created, updated []string
 	for _, w := range outcomes {
 		switch w.Outcome {
@@ -40,10 +57,10 @@ func Applied(rec record.EventRecorder, owner runtime.Object, outcomes []Write) {
 		}
 	}
 	if len(created) > 0 {
-		rec.Event(owner, "Normal", ReasonCreated, "Created "+strings.Join(created, ", "))
+		Normal(rec, owner, ReasonCreated, ActionCreate, "Created "+strings.Join(created, ", "))
 	}
 	if len(updated) > 0 {
-		rec.Event(owner, "Normal", ReasonUpdated, "Updated "+strings.Join(updated, ", ")+" (spec change or drift repaired)")
+		Normal(rec, owner, ReasonUpdated, ActionUpdate, "Updated "+strings.Join(updated, ", ")+" (spec change or drift repaired)")
 	}
 }
 
@@ -53,24 +70,40 @@ type Write struct {
 	Outcome    apply.Outcome
 }
 
-// Failed records a Warning event for a failed write.
-func Failed(rec record.EventRecorder, owner runtime.Object, reason string, err error) {
-	if rec == nil {
-		return
-	}
-	rec.Event(owner, "Warning", reason, err.Error())
+// Failed records a Warning event for a failed reconcile step.
+func Failed(rec Recorder, owner runtime.Object, reason string, err error) {
+	Warning(rec, owner, reason, ActionReconcile, err.Error())
 }
 
 // Warning records a Warning event with a prepared message.
-func Warning(rec record.EventRecorder, owner runtime.Object, reason, msg string) {
-	if rec != nil {
-		rec.Event(owner, "Warning", reason, msg)
-	}
+func Warning(rec Recorder, regarding runtime.Object, reason, action, msg string) {
+	Record(rec, regarding, nil, corev1.EventTypeWarning, reason, action, msg)
 }
 
 // Normal records a Normal event with a prepared message.
-func Normal(rec record.EventRecorder, owner runtime.Object, reason, msg string) {
-	if rec != nil {
-		rec.Event(owner, "Normal", reason, msg)
+func Normal(rec Recorder, regarding runtime.Object, reason, action, msg string) {
+	Record(rec, regarding, nil, corev1.EventTypeNormal, reason, action, msg)
+}
+
+// Record records an event about regarding (and related, which may be nil).
+// A nil recorder records nothing.
+func Record(rec Recorder, regarding, related runtime.Object, eventType, reason, action, msg string) {
+	if rec == nil {
+		return
 	}
+	rec.Eventf(regarding, related, eventType, reason, action, "%s", trim(msg))
+}
+
+// trim cuts msg to the API server's limit at a rune boundary; an event with
+// a longer note would be rejected and lost.
+func trim(msg string) string {
+	if len(msg) <= maxNote {
+		return msg
+	}
+	const more = "…"
+	cut := maxNote - len(more)
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + more
 }

@@ -2,15 +2,17 @@ package events
 
 import (
 	"errors"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/tools/record"
+	kevents "k8s.io/client-go/tools/events"
 
 	"github.com/wayfabric/wayfabric/controllers/internal/apply"
 )
 
-func drain(rec *record.FakeRecorder) []string {
+func drain(rec *kevents.FakeRecorder) []string {
 	var out []string
 	for {
 		select {
@@ -23,7 +25,7 @@ func drain(rec *record.FakeRecorder) []string {
 }
 
 func TestApplied(t *testing.T) {
-	rec := record.NewFakeRecorder(10)
+	rec := kevents.NewFakeRecorder(10)
 	Applied(rec, &corev1.Pod{}, []Write{
 		{"ServiceAccount", "wp", apply.Created}, {"Deployment", "wp", apply.Updated},
 		{"Service", "wp", apply.Unchanged}, {"PodDisruptionBudget", "wp", apply.Created},
@@ -43,11 +45,20 @@ func TestApplied(t *testing.T) {
 }
 
 func TestFailedAndNilRecorder(t *testing.T) {
-	rec := record.NewFakeRecorder(10)
-	Failed(rec, &corev1.Pod{}, ReasonApplyFailed, errors.New("applying Deployment ns/wp: forbidden"))
-	if got := drain(rec); len(got) != 1 || got[0] != "Warning ApplyFailed applying Deployment ns/wp: forbidden" {
-		t.Fatalf("events = %q", got)
+	rec := kevents.NewFakeRecorder(10)
+	Failed(rec, &corev1.Pod{}, ReasonApplyFailed, errors.New("applying Deployment ns/wp: 100% forbidden"))
+	if got := drain(rec); len(got) != 1 || got[0] != "Warning ApplyFailed applying Deployment ns/wp: 100% forbidden" {
+		t.Fatalf("events = %q (a %% in the message must not be read as a format verb)", got)
 	}
 	Applied(nil, &corev1.Pod{}, []Write{{"Service", "wp", apply.Created}}) // must not panic
-	Warning(nil, &corev1.Pod{}, ReasonConflict, "x")
+	Warning(nil, &corev1.Pod{}, ReasonConflict, ActionReconcile, "x")
+}
+
+func TestLongNotesAreTrimmedToTheAPILimit(t *testing.T) {
+	rec := kevents.NewFakeRecorder(10)
+	Warning(rec, &corev1.Pod{}, ReasonApplyFailed, ActionReconcile, strings.Repeat("é", 2000))
+	got := strings.TrimPrefix(drain(rec)[0], "Warning ApplyFailed ")
+	if len(got) > maxNote || !utf8.ValidString(got) || !strings.HasSuffix(got, "…") {
+		t.Fatalf("note of %d bytes (valid UTF-8: %v)", len(got), utf8.ValidString(got))
+	}
 }

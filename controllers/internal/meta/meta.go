@@ -4,10 +4,11 @@ package meta
 
 import (
 	"fmt"
-	"os"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/wayfabric/wayfabric/api/mesh"
 )
 
 // Standard label keys and the manager's value.
@@ -17,6 +18,7 @@ const (
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	LabelComponent = "app.kubernetes.io/component"
 	LabelPartOf    = "app.kubernetes.io/part-of"
+	LabelVersion   = "app.kubernetes.io/version"
 	ManagedBy      = "wayfabric"
 )
 
@@ -37,30 +39,29 @@ func Merge(maps ...map[string]string) map[string]string {
 	return out
 }
 
-// DefaultNamespace is the operator's namespace when neither the reconciler's
-// configuration nor POD_NAMESPACE says otherwise (config/default uses it).
-const DefaultNamespace = "wayfabric-system"
+// DefaultNamespace is the operator's namespace when its configuration names
+// none (config/default uses it).
+const DefaultNamespace = mesh.DefaultNamespace
 
 // CAService is config/ca's Service after kustomize's name prefix; CAPort its port.
 const (
 	CAService = "wayfabric-ca"
-	CAPort    = 15012
+	CAPort    = mesh.PortCA
 )
 
 // TrustBundleConfigMap is the ConfigMap (key TrustBundleKey) holding the mesh
-// CA's root certificates, published by the CA (proxy/ca).
+// CA's root certificates, published by the CA (controllers/ca).
 const (
 	TrustBundleConfigMap = "wayfabric-trust-bundle"
 	TrustBundleKey       = "root-cert.pem"
 )
 
-// OperatorNamespace returns ns, else POD_NAMESPACE, else DefaultNamespace.
+// OperatorNamespace returns ns, else DefaultNamespace. The process resolves
+// its namespace once (cmd/manager: --namespace, $POD_NAMESPACE) and passes
+// it in; nothing below cmd/ reads the environment.
 func OperatorNamespace(ns string) string {
 	if ns != "" {
 		return ns
-	}
-	if env := os.Getenv("POD_NAMESPACE"); env != "" {
-		return env
 	}
 	return DefaultNamespace
 }

@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/wayfabric/wayfabric/test/testenv"
+	"github.com/wayfabric/wayfabric/internal/testenv"
 )
 
 // Env is a running envtest control plane with a manager on it.

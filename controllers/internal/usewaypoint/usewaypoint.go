@@ -6,27 +6,21 @@ package usewaypoint
 import (
 	"fmt"
 
-	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
+	"github.com/wayfabric/wayfabric/api/mesh"
 )
 
-// ForService is the Waypoint a Service's traffic goes through, from its
-// mesh.wayfabric.io/use-waypoint label or else its Namespace's. The Service
-// label wins, including the value "none", which opts it out. It returns the
-// Waypoint name ("" for none) and a sentence saying where that came from.
+// ForService is the Waypoint a Service's traffic goes through, by the mesh's
+// one resolution rule (mesh.UseWaypoint: the Service's label wins over its
+// Namespace's, "none" opts out). It returns the Waypoint name ("" for none)
+// and a sentence saying where that came from.
 func ForService(svcLabels, nsLabels map[string]string) (name, source string) {
-	switch v := svcLabels[meshv1alpha1.LabelUseWaypoint]; v {
-	case meshv1alpha1.UseWaypointNone:
-		return "", fmt.Sprintf("the Service opts out with label %s=%s", meshv1alpha1.LabelUseWaypoint, v)
-	case "":
-	default:
-		return v, "the Service's label " + meshv1alpha1.LabelUseWaypoint
+	name, from := mesh.UseWaypoint(nil, svcLabels, nsLabels)
+	whose := map[mesh.Source]string{mesh.FromService: "the Service", mesh.FromNamespace: "its Namespace"}[from]
+	switch {
+	case from == "":
+		return "", fmt.Sprintf("neither the Service nor its Namespace has the label %s", mesh.LabelUseWaypoint)
+	case name == "":
+		return "", fmt.Sprintf("%s opts out with label %s=%s", whose, mesh.LabelUseWaypoint, mesh.UseWaypointNone)
 	}
-	switch v := nsLabels[meshv1alpha1.LabelUseWaypoint]; v {
-	case meshv1alpha1.UseWaypointNone:
-		return "", fmt.Sprintf("its Namespace opts out with label %s=%s", meshv1alpha1.LabelUseWaypoint, v)
-	case "":
-	default:
-		return v, "its Namespace's label " + meshv1alpha1.LabelUseWaypoint
-	}
-	return "", fmt.Sprintf("neither the Service nor its Namespace has the label %s", meshv1alpha1.LabelUseWaypoint)
+	return name, whose + "'s label " + mesh.LabelUseWaypoint
 }

@@ -2,10 +2,13 @@
 //
 //	echo serve [-addr :8080]
 //	echo cert -ca-url https://10.248.0.20:15012 -ca-server-name wayfabric-ca.wayfabric-system.svc
+//	echo get -url http://echo.demo.svc:8080/ [-retry 30s]
 //
-// answers every request with a small JSON document naming the pod that
-// served it (POD_NAME), the method, path and the Forwarded header, and
-// /healthz with 200.
+// serve answers every request with a small JSON document naming the pod
+// that served it (POD_NAME), the method, path, the Forwarded header and the
+// client address it sees, /healthz with 200, and /bytes?n=N with N bytes
+// (for throughput). get sends one request as an ordinary HTTP client and
+// prints "ANSWER <status> <body>", or for /bytes "BYTES n=.. seconds=..".
 //
 //	echo load -url http://10.247.0.5:8080/ [-rps 200] [-duration 30s] [-concurrency 32]
 //	echo load -url http://10.248.0.10:8080/ -hbone-proxy 10.247.0.7:15008 \
@@ -36,6 +39,7 @@ import (
 	"os/signal"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -59,6 +63,8 @@ func main() {
 		err = load(ctx, os.Args[2:])
 	case "cert":
 		err = cert(ctx, os.Args[2:])
+	case "get":
+		err = get(ctx, os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -172,6 +178,7 @@ func serve(ctx context.Context, args []string) error {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc("/bytes", serveBytes)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
@@ -195,6 +202,24 @@ func serve(ctx context.Context, args []string) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// shares lists the answers per pod with their share, sorted by pod name:
+// "{echo-a-7d9f-x2k4q:199(80%) echo-b-5c6b-q8z7w:51(20%)}". It shows a
+// weighted split at a glance.
+func shares(by map[string]int) string {
+	total := 0
+	pods := make([]string, 0, len(by))
+	for p, n := range by {
+		pods = append(pods, p)
+		total += n
+	}
+	slices.Sort(pods)
+	parts := make([]string, 0, len(pods))
+	for _, p := range pods {
+		parts = append(parts, fmt.Sprintf("%s:%d(%.0f%%)", p, by[p], 100*float64(by[p])/float64(total)))
+	}
+	return "{" + strings.Join(parts, " ") + "}"
 }
 
 // Summary is the result of a load run (printed as "SUMMARY <json>").
@@ -251,6 +276,7 @@ func load(ctx context.Context, args []string) error {
 		mu      sync.Mutex
 		lat     []time.Duration
 		byPod   = map[string]int{}
+		lastBy  = map[string]int{} // answers per pod since the last PROGRESS line
 		errs    []string
 		sent    int
 		failed  int
@@ -268,6 +294,7 @@ func load(ctx context.Context, args []string) error {
 			return
 		}
 		byPod[pod]++
+		lastBy[pod]++
 	}
 	one := func() {
 		start := time.Now()
@@ -315,12 +342,12 @@ loop:
 		}
 		if *progress > 0 && time.Since(lastProgress) >= *progress {
 			mu.Lock()
-			window := lat
-			lat = nil // a long-running client keeps one interval, not its whole history
+			window, by := lat, lastBy
+			lat, lastBy = nil, map[string]int{} // a long-running client keeps one interval, not its whole history
 			f, d := failed, dropped
 			mu.Unlock()
 			slices.Sort(window)
-			fmt.Printf("PROGRESS sent=%d failed=%d dropped=%d lastInterval={done:%d p99ms:%.1f}\n", sent, f, d, len(window), percentileMs(window, 0.99))
+			fmt.Printf("PROGRESS sent=%d failed=%d dropped=%d lastInterval={done:%d p99ms:%.1f byPod:%s}\n", sent, f, d, len(window), percentileMs(window, 0.99), shares(by))
 			lastProgress = time.Now()
 		}
 		select {
@@ -448,4 +475,74 @@ func warmUp(ctx context.Context, client *http.Client, url string, limit time.Dur
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// serveBytes streams ?n= zero bytes (default 1 MiB) in 64 KiB writes.
+func serveBytes(w http.ResponseWriter, r *http.Request) {
+	n, err := strconv.ParseInt(r.URL.Query().Get("n"), 10, 64)
+	if err != nil || n < 0 {
+		n = 1 << 20
+	}
+	w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+	buf := make([]byte, 64<<10)
+	for n > 0 {
+		k := min(n, int64(len(buf)))
+		if _, err := w.Write(buf[:k]); err != nil {
+			return
+		}
+		n -= k
+	}
+}
+
+// get sends one GET as an unmodified application would (plain HTTP: in an
+// enrolled pod the ztunnel captures it) and prints what came back.
+func get(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("get", flag.ContinueOnError)
+	target := fs.String("url", "", "URL to request (required)")
+	retry := fs.Duration("retry", 0, "retry failures for this long (0: once)")
+	timeout := fs.Duration("timeout", 5*time.Minute, "request timeout")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *target == "" {
+		return fmt.Errorf("-url is required")
+	}
+	client := &http.Client{Timeout: *timeout}
+	deadline := time.Now().Add(*retry)
+	for {
+		start := time.Now()
+		err := getOnce(ctx, client, *target, start)
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		fmt.Fprintln(os.Stderr, "echo get: retrying:", err)
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func getOnce(ctx context.Context, client *http.Client, target string, start time.Time) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if req.URL.Path == "/bytes" {
+		n, err := io.Copy(io.Discard, resp.Body)
+		if err != nil {
+			return err
+		}
+		secs := time.Since(start).Seconds()
+		fmt.Printf("BYTES n=%d seconds=%.3f mbps=%.1f\n", n, secs, float64(n)*8/secs/1e6)
+		return nil
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("ANSWER %d %s", resp.StatusCode, body)
+	return nil
 }

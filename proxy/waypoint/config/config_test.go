@@ -17,6 +17,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwfake "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/fake"
 
+	"github.com/wayfabric/wayfabric/api/mesh"
 	"github.com/wayfabric/wayfabric/proxy/authz"
 	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
 )
@@ -69,7 +70,7 @@ func TestParseRejectsBadInput(t *testing.T) {
 // skipped without blocking good ones, deletes fall back to the default.
 func TestLoaderFollowsTheAPI(t *testing.T) {
 	kube := kubefake.NewClientset(
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "app", Labels: map[string]string{routing.LabelUseWaypoint: "wp"}}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "app", Labels: map[string]string{mesh.LabelUseWaypoint: "wp"}}},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "app"}, Spec: corev1.ServiceSpec{
 			ClusterIP: "10.96.0.10", ClusterIPs: []string{"10.96.0.10"}, Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "v2", Namespace: "app"}, Spec: corev1.ServiceSpec{
@@ -202,7 +203,7 @@ spec:
 // addresses and labels, as they change.
 func TestLoaderWatchesGRPCRoutesAndPods(t *testing.T) {
 	kube := kubefake.NewClientset(
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "app", Labels: map[string]string{routing.LabelUseWaypoint: "wp"}}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "app", Labels: map[string]string{mesh.LabelUseWaypoint: "wp"}}},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "app"}, Spec: corev1.ServiceSpec{
 			ClusterIP: "10.96.0.10", ClusterIPs: []string{"10.96.0.10"}, Ports: []corev1.ServicePort{{Name: "grpc", Port: 80}}}},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "v2", Namespace: "app"}, Spec: corev1.ServiceSpec{
@@ -261,7 +262,7 @@ func TestLoaderWatchesGRPCRoutesAndPods(t *testing.T) {
 		d := current.Load().Lookup(podIP)
 		return d != nil && d.Workload && d.Self.Endpoints[0].ServiceAccount == "p-sa"
 	})
-	pod.Labels = map[string]string{routing.LabelUseWaypoint: routing.UseWaypointNone}
+	pod.Labels = map[string]string{mesh.LabelUseWaypoint: mesh.UseWaypointNone}
 	if _, err := kube.CoreV1().Pods("app").Update(ctx, pod, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +272,7 @@ func TestLoaderWatchesGRPCRoutesAndPods(t *testing.T) {
 func TestSlimPodKeepsWhatRoutingReads(t *testing.T) {
 	full := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "app", Labels: map[string]string{
-			routing.LabelUseWaypoint: "wp", routing.LabelDataplane: "ambient", "app": "web", "pod-template-hash": "abc"},
+			mesh.LabelUseWaypoint: "wp", mesh.LabelDataplaneMode: "ambient", "app": "web", "pod-template-hash": "abc"},
 			Annotations: map[string]string{"big": strings.Repeat("x", 1000)}},
 		Spec:   corev1.PodSpec{ServiceAccountName: "sa", HostNetwork: true, Containers: []corev1.Container{{Name: "c", Image: "i"}}},
 		Status: corev1.PodStatus{PodIPs: []corev1.PodIP{{IP: "10.1.0.9"}, {IP: "fd00::9"}}, Phase: corev1.PodRunning},
@@ -281,7 +282,7 @@ func TestSlimPodKeepsWhatRoutingReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := obj.(*corev1.Pod)
-	if len(p.Labels) != 2 || p.Labels[routing.LabelUseWaypoint] != "wp" || p.Annotations != nil || len(p.Spec.Containers) != 0 ||
+	if len(p.Labels) != 2 || p.Labels[mesh.LabelUseWaypoint] != "wp" || p.Annotations != nil || len(p.Spec.Containers) != 0 ||
 		p.Spec.ServiceAccountName != "sa" || !p.Spec.HostNetwork || len(p.Status.PodIPs) != 2 || p.Status.Phase != "" {
 		t.Errorf("slim pod = %+v", p)
 	}
@@ -315,7 +316,7 @@ status: {podIPs: [{ip: 10.1.0.9}]}
 	if len(in.GRPCRoutes) != 1 || in.GRPCRoutes[0].Name != "g" {
 		t.Errorf("GRPCRoutes = %+v", in.GRPCRoutes)
 	}
-	if len(in.Workloads) != 1 || in.Workloads[0].ServiceAccount != "p-sa" || len(in.Workloads[0].IPs) != 1 || in.Workloads[0].Labels[routing.LabelUseWaypoint] != "wp" {
+	if len(in.Workloads) != 1 || in.Workloads[0].ServiceAccount != "p-sa" || len(in.Workloads[0].IPs) != 1 || in.Workloads[0].Labels[mesh.LabelUseWaypoint] != "wp" {
 		t.Errorf("Workloads = %+v", in.Workloads)
 	}
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/wayfabric/wayfabric/api/mesh"
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 
 	"github.com/wayfabric/wayfabric/proxy/authz"
@@ -194,7 +195,7 @@ func slimPod(obj any) (any, error) {
 		return obj, nil // tombstones pass through
 	}
 	var labels map[string]string
-	for _, k := range []string{routing.LabelUseWaypoint, routing.LabelDataplane} {
+	for _, k := range []string{mesh.LabelUseWaypoint, mesh.LabelDataplaneMode} {
 		if v, ok := p.Labels[k]; ok {
 			if labels == nil {
 				labels = map[string]string{}

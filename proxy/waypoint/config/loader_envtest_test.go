@@ -18,8 +18,9 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
+	"github.com/wayfabric/wayfabric/api/mesh"
+	"github.com/wayfabric/wayfabric/internal/testenv"
 	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
-	"github.com/wayfabric/wayfabric/test/testenv"
 )
 
 // TestLoaderAgainstAPIServer runs the loader against a real kube-apiserver
@@ -41,7 +42,7 @@ func TestLoaderAgainstAPIServer(t *testing.T) {
 		}
 	}
 	must(kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "app",
-		Labels: map[string]string{routing.LabelUseWaypoint: "wp", routing.LabelDataplane: routing.DataplaneAmbient}}}, metav1.CreateOptions{}))
+		Labels: map[string]string{mesh.LabelUseWaypoint: "wp", mesh.LabelDataplaneMode: mesh.DataplaneModeAmbient}}}, metav1.CreateOptions{}))
 	svc := func(name string) *corev1.Service {
 		s, err := kube.CoreV1().Services("app").Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name},
 			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}, metav1.CreateOptions{})
@@ -120,7 +121,7 @@ func TestLoaderWaitsForTheGatewayAPI(t *testing.T) {
 	defer cancel()
 
 	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "app",
-		Labels: map[string]string{routing.LabelUseWaypoint: "wp", routing.LabelDataplane: routing.DataplaneAmbient}}}, metav1.CreateOptions{}); err != nil {
+		Labels: map[string]string{mesh.LabelUseWaypoint: "wp", mesh.LabelDataplaneMode: mesh.DataplaneModeAmbient}}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var vips []netip.AddrPort

@@ -10,17 +10,16 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
 
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
+	"github.com/wayfabric/wayfabric/proxy/authz"
 )
 
 // policyResource is what the waypoint reads to enforce authorization.
-var policyResource = meshv1alpha1.GroupVersion.WithResource("authorizationpolicies")
+var policyResource = authz.PolicyResource
 
 // policySource serves AuthorizationPolicies from a dynamic informer (there
 // is no generated clientset for our API). Until the API server serves the
@@ -101,7 +100,7 @@ func (s *policySource) watch(ctx context.Context, notify cache.ResourceEventHand
 	inf := f.ForResource(policyResource).Informer()
 	// Convert once per event, not once per compile; keep only what the
 	// compiler reads (status churn costs nothing but the event).
-	if err := inf.SetTransform(typedPolicy); err != nil {
+	if err := inf.SetTransform(authz.TypedPolicy); err != nil {
 		return err
 	}
 	if _, err := inf.AddEventHandler(notify); err != nil {
@@ -129,18 +128,4 @@ func (s *policySource) watch(ctx context.Context, notify cache.ResourceEventHand
 	s.current.Store(&list)
 	changed()
 	return nil
-}
-
-// typedPolicy turns the informer's unstructured object into our type.
-func typedPolicy(obj any) (any, error) {
-	u, ok := obj.(*unstructured.Unstructured)
-	if !ok {
-		return obj, nil // tombstones pass through
-	}
-	p := &meshv1alpha1.AuthorizationPolicy{}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, p); err != nil {
-		return nil, fmt.Errorf("AuthorizationPolicy %s/%s: %w", u.GetNamespace(), u.GetName(), err)
-	}
-	p.ManagedFields, p.Status = nil, meshv1alpha1.AuthorizationPolicyStatus{}
-	return p, nil
 }

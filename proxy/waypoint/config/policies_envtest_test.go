@@ -15,10 +15,10 @@ import (
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 	"sigs.k8s.io/yaml"
 
+	"github.com/wayfabric/wayfabric/internal/testenv"
 	"github.com/wayfabric/wayfabric/proxy/authz"
 	"github.com/wayfabric/wayfabric/proxy/identity"
 	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
-	"github.com/wayfabric/wayfabric/test/testenv"
 )
 
 // TestLoaderAppliesPoliciesWithinASecond: an AuthorizationPolicy created,

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	wire "github.com/wayfabric/wayfabric/api/loadreport"
 )
 
 type fakeClock struct{ ns atomic.Int64 }
@@ -35,7 +37,7 @@ func TestReportWindows(t *testing.T) {
 		name  string
 		load  func(r *Recorder, c *fakeClock)
 		read  time.Duration
-		check func(t *testing.T, rep Report)
+		check func(t *testing.T, rep wire.Report)
 	}{
 		{
 			name: "rate over 1s and 10s",
@@ -45,7 +47,7 @@ func TestReportWindows(t *testing.T) {
 				}
 			},
 			read: 6500 * time.Millisecond,
-			check: func(t *testing.T, rep Report) {
+			check: func(t *testing.T, rep wire.Report) {
 				if rep.Requests.PerSecond1s != 100 || rep.Requests.PerSecond10s != 10 || rep.Requests.Total != 100 {
 					t.Errorf("requests = %+v, want 100/s over 1s, 10/s over 10s, total 100", rep.Requests)
 				}
@@ -59,7 +61,7 @@ func TestReportWindows(t *testing.T) {
 				}
 			},
 			read: 15 * time.Second,
-			check: func(t *testing.T, rep Report) {
+			check: func(t *testing.T, rep wire.Report) {
 				if rep.Requests.PerSecond1s != 0 || rep.Requests.PerSecond10s != 0 || rep.Requests.Total != 50 {
 					t.Errorf("requests = %+v, want zero rates and total 50", rep.Requests)
 				}
@@ -76,7 +78,7 @@ func TestReportWindows(t *testing.T) {
 				r.End(b)
 			},
 			read: 3500 * time.Millisecond,
-			check: func(t *testing.T, rep Report) {
+			check: func(t *testing.T, rep wire.Report) {
 				if !within(rep.Concurrency.Average1s, 2, 0.01) || !within(rep.Concurrency.Average10s, 0.2, 0.01) || rep.Concurrency.Current != 0 {
 					t.Errorf("concurrency = %+v, want avg 2 over 1s, 0.2 over 10s, 0 now", rep.Concurrency)
 				}
@@ -89,7 +91,7 @@ func TestReportWindows(t *testing.T) {
 				r.Begin()
 			},
 			read: 4 * time.Second,
-			check: func(t *testing.T, rep Report) {
+			check: func(t *testing.T, rep wire.Report) {
 				// accounted at read time: the whole span lands in the read second
 				if rep.Concurrency.Current != 1 {
 					t.Errorf("current = %d, want 1", rep.Concurrency.Current)
@@ -110,7 +112,7 @@ func TestReportWindows(t *testing.T) {
 				}
 			},
 			read: 4 * time.Second,
-			check: func(t *testing.T, rep Report) {
+			check: func(t *testing.T, rep wire.Report) {
 				l := rep.Latency
 				if !within(l.P50, 0.001, 0.13) || !within(l.P90, 0.001, 0.13) || !within(l.P99, 0.020, 0.13) || l.Count != 1000 {
 					t.Errorf("latency = %+v, want p50≈1ms p90≈1ms p99≈20ms count 1000", l)
@@ -131,7 +133,7 @@ func TestReportWindows(t *testing.T) {
 				}
 			},
 			read: 4 * time.Second,
-			check: func(t *testing.T, rep Report) {
+			check: func(t *testing.T, rep wire.Report) {
 				if !within(rep.Latency.P99, 0.5, 0.13) || !within(rep.Latency.P50, 0.002, 0.13) {
 					t.Errorf("latency = %+v, want p50≈2ms p99≈500ms", rep.Latency)
 				}
@@ -190,11 +192,11 @@ func TestHandlerServesJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var rep Report
+	var rep wire.Report
 	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.Version != ReportVersion || !rep.Draining || rep.Requests.Total != 1 {
+	if rep.Version != wire.ReportVersion || !rep.Draining || rep.Requests.Total != 1 {
 		t.Errorf("report = %+v", rep)
 	}
 	if rep.Process.CPUSecondsTotal <= 0 || rep.Process.ResidentMemoryBytes <= 1<<20 {

@@ -9,6 +9,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/wayfabric/wayfabric/api/mesh"
 )
 
 type backendKey struct {
@@ -116,29 +118,22 @@ func (ix *index) servicePortsByPod() map[types.NamespacedName]map[uint16]*corev1
 }
 
 // inMeshPod: a pod is in the mesh by its own dataplane-mode label, else by
-// its namespace's (brief: the label on a Namespace or Pod enrolls it).
+// its namespace's (mesh.Enrolled).
 func (ix *index) inMeshPod(pod types.NamespacedName) bool {
-	if v, ok := ix.podLabels[pod][LabelDataplane]; ok {
-		return v == DataplaneAmbient
-	}
-	return ix.inMesh(pod.Namespace)
+	return mesh.Enrolled(ix.podLabels[pod], ix.nsLabels[pod.Namespace])
 }
 
-// usesWaypoint applies the brief's label rules: a Service label wins over the
-// Namespace label, and "none" opts out.
+// usesWaypoint reports whether the Service's traffic goes through this
+// waypoint, by the mesh's one resolution rule (mesh.UseWaypoint).
 func (ix *index) usesWaypoint(s *corev1.Service) bool {
 	wp := ix.in.Waypoint
-	if s.Namespace != wp.Namespace {
-		return false
-	}
-	if v, ok := s.Labels[LabelUseWaypoint]; ok {
-		return v == wp.Name
-	}
-	return ix.nsLabels[s.Namespace][LabelUseWaypoint] == wp.Name
+	name, _ := mesh.UseWaypoint(nil, s.Labels, ix.nsLabels[s.Namespace])
+	return s.Namespace == wp.Namespace && name == wp.Name
 }
 
+// inMesh: endpoints in an enrolled namespace are reached over HBONE.
 func (ix *index) inMesh(ns string) bool {
-	return ix.nsLabels[ns][LabelDataplane] == DataplaneAmbient
+	return mesh.Enrolled(nil, ix.nsLabels[ns])
 }
 
 // referrer is the route a backend reference comes from.
@@ -283,11 +278,11 @@ func (ix *index) endpoints(svc types.NamespacedName, sp *corev1.ServicePort) []E
 	return out
 }
 
-// endpointInMesh: a pod's own label overrides its namespace's.
+// endpointInMesh: a pod's own label overrides its namespace's (mesh.Enrolled).
 func (ix *index) endpointInMesh(ep discoveryv1.Endpoint, nsInMesh bool) bool {
 	if ref := ep.TargetRef; ref != nil && ref.Kind == "Pod" {
-		if v, ok := ix.podLabels[types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}][LabelDataplane]; ok {
-			return v == DataplaneAmbient
+		if pod := ix.podLabels[types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}]; pod[mesh.LabelDataplaneMode] != "" {
+			return mesh.Enrolled(pod, nil)
 		}
 	}
 	return nsInMesh

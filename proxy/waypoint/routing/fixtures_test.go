@@ -8,6 +8,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/wayfabric/wayfabric/api/mesh"
 )
 
 // Test fixtures: namespace "app" uses waypoint app/wp and is in the mesh;
@@ -19,8 +21,8 @@ func namespaces() []*corev1.Namespace {
 		return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
 	}
 	return []*corev1.Namespace{
-		ns("app", map[string]string{LabelUseWaypoint: "wp", LabelDataplane: DataplaneAmbient}),
-		ns("other", map[string]string{LabelDataplane: DataplaneAmbient}),
+		ns("app", map[string]string{mesh.LabelUseWaypoint: "wp", mesh.LabelDataplaneMode: mesh.DataplaneModeAmbient}),
+		ns("other", map[string]string{mesh.LabelDataplaneMode: mesh.DataplaneModeAmbient}),
 		ns("legacy", nil),
 	}
 }
@@ -55,7 +57,7 @@ func baseInput() Input {
 			service("app", "v1", "10.0.0.11", nil),
 			service("app", "v2", "10.0.0.12", nil),
 			service("app", "empty", "10.0.0.13", nil),
-			service("app", "optout", "10.0.0.14", map[string]string{LabelUseWaypoint: UseWaypointNone}),
+			service("app", "optout", "10.0.0.14", map[string]string{mesh.LabelUseWaypoint: mesh.UseWaypointNone}),
 			service("other", "remote", "10.0.1.1", nil),
 			service("legacy", "old", "10.0.2.1", nil),
 		},

@@ -12,15 +12,22 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/wayfabric/wayfabric/api/mesh"
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 )
 
-// Label keys from the product brief.
+// The mesh labels, kept under their old names for callers of this package;
+// package api/mesh defines them and how they resolve.
+//
+// Deprecated: use the constants of package api/mesh.
 const (
-	LabelUseWaypoint  = "mesh.wayfabric.io/use-waypoint"
-	LabelDataplane    = "mesh.wayfabric.io/dataplane-mode"
-	DataplaneAmbient  = "ambient"
-	UseWaypointNone   = "none"
+	LabelUseWaypoint = mesh.LabelUseWaypoint
+	LabelDataplane   = mesh.LabelDataplaneMode
+	DataplaneAmbient = mesh.DataplaneModeAmbient
+	UseWaypointNone  = mesh.UseWaypointNone
+)
+
+const (
 	waypointAPIGroup  = "mesh.wayfabric.io"
 	gatewayAPIGroup   = gwv1.GroupName
 	labelServiceName  = discoveryv1.LabelServiceName
@@ -81,6 +88,6 @@ type Workload struct {
 	Namespace, Name, ServiceAccount string
 	// IPs are the pod's addresses (status.podIPs).
 	IPs []netip.Addr
-	// Labels holds at least LabelUseWaypoint and LabelDataplane when the pod has them.
+	// Labels holds at least mesh.LabelUseWaypoint and mesh.LabelDataplaneMode when the pod has them.
 	Labels map[string]string
 }

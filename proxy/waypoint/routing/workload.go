@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/wayfabric/wayfabric/api/mesh"
 	"github.com/wayfabric/wayfabric/proxy/authz"
 )
 
@@ -75,10 +76,9 @@ func compileWorkloads(ix *index, az *authz.Evaluator) map[netip.Addr]*workload {
 	return out
 }
 
-// podUsesWaypoint: the pod label wins over the namespace label; "none" opts out.
+// podUsesWaypoint: traffic addressed to the pod goes through this waypoint
+// by the mesh's one resolution rule (mesh.UseWaypoint; no Service involved).
 func (ix *index) podUsesWaypoint(p *Workload) bool {
-	if v, ok := p.Labels[LabelUseWaypoint]; ok {
-		return v == ix.in.Waypoint.Name
-	}
-	return ix.nsLabels[p.Namespace][LabelUseWaypoint] == ix.in.Waypoint.Name
+	name, _ := mesh.UseWaypoint(p.Labels, nil, ix.nsLabels[p.Namespace])
+	return name == ix.in.Waypoint.Name
 }

@@ -9,6 +9,7 @@ import (
 	"k8s.io/utils/ptr"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/wayfabric/wayfabric/api/mesh"
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 	"github.com/wayfabric/wayfabric/proxy/authz"
 	"github.com/wayfabric/wayfabric/proxy/authz/authztest"
@@ -56,13 +57,13 @@ func TestWorkloadDestinations(t *testing.T) {
 			mutate: withPods(ForAll), routes: []*gwv1.HTTPRoute{route("r", 0, withFilters(rule(nil, be("v1", 1)), respHeaders(hv("X-Header-Set", "set"), nil)))},
 			dst: podDst, target: "/", backend: "app/web-1:8080", respHeaders: map[string]string{"X-Header-Set": ""}},
 		{name: "pod label none opts the pod out", spec: "brief: use-waypoint none opts out; the Pod label wins over the Namespace's",
-			mutate: withPods(ForWorkload, Workload{Namespace: "app", Name: "solo", IPs: []netip.Addr{netip.MustParseAddr("10.1.0.99")}, Labels: map[string]string{LabelUseWaypoint: UseWaypointNone}}),
+			mutate: withPods(ForWorkload, Workload{Namespace: "app", Name: "solo", IPs: []netip.Addr{netip.MustParseAddr("10.1.0.99")}, Labels: map[string]string{mesh.LabelUseWaypoint: mesh.UseWaypointNone}}),
 			dst:    netip.MustParseAddrPort("10.1.0.99:80"), noDestination: true},
 		{name: "pod label naming another waypoint", spec: "brief: the Pod label wins over the Namespace's",
-			mutate: withPods(ForWorkload, Workload{Namespace: "app", Name: "solo", IPs: []netip.Addr{netip.MustParseAddr("10.1.0.99")}, Labels: map[string]string{LabelUseWaypoint: "other-wp"}}),
+			mutate: withPods(ForWorkload, Workload{Namespace: "app", Name: "solo", IPs: []netip.Addr{netip.MustParseAddr("10.1.0.99")}, Labels: map[string]string{mesh.LabelUseWaypoint: "other-wp"}}),
 			dst:    netip.MustParseAddrPort("10.1.0.99:80"), noDestination: true},
 		{name: "pods of other namespaces are not served", spec: "brief: a waypoint serves its own namespace",
-			mutate: withPods(ForWorkload, Workload{Namespace: "other", Name: "o", IPs: []netip.Addr{netip.MustParseAddr("10.2.0.1")}, Labels: map[string]string{LabelUseWaypoint: "wp"}}),
+			mutate: withPods(ForWorkload, Workload{Namespace: "other", Name: "o", IPs: []netip.Addr{netip.MustParseAddr("10.2.0.1")}, Labels: map[string]string{mesh.LabelUseWaypoint: "wp"}}),
 			dst:    netip.MustParseAddrPort("10.2.0.1:80"), noDestination: true},
 		{name: "a pod without a service account name is default", spec: "Kubernetes: spec.serviceAccountName defaults to default",
 			mutate: withPods(ForWorkload, Workload{Namespace: "app", Name: "anon", IPs: []netip.Addr{netip.MustParseAddr("10.1.0.98")}}),
@@ -124,8 +125,8 @@ func TestPodLabelDecidesMeshMembership(t *testing.T) {
 		}
 	}
 	in.Workloads = []Workload{
-		{Namespace: "legacy", Name: "old-1", Labels: map[string]string{LabelDataplane: DataplaneAmbient}},
-		{Namespace: "app", Name: "v1-1", Labels: map[string]string{LabelDataplane: "none"}},
+		{Namespace: "legacy", Name: "old-1", Labels: map[string]string{mesh.LabelDataplaneMode: mesh.DataplaneModeAmbient}},
+		{Namespace: "app", Name: "v1-1", Labels: map[string]string{mesh.LabelDataplaneMode: mesh.DataplaneModeNone}},
 	}
 	idx := newIndex(&in)
 	from := referrer{namespace: "legacy", kind: kindHTTPRoute}
