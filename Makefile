@@ -139,8 +139,12 @@ test-cluster: ## cluster-up, a real pod answering from the host, then cluster-do
 	WAYFABRIC_CLUSTER_TEST=1 go test ./test/cluster/ -v -count=1 -timeout 30m
 
 .PHONY: test-e2e
-test-e2e: ## End-to-end suite on the local cluster (with 100 kwok nodes): cluster up, images, test/e2e, cluster down, always.
+test-e2e: ## End-to-end suites on the local cluster (with 100 kwok nodes): cluster up, images, test/e2e, Gateway API conformance (Mesh), cluster down, always.
 	K8S_VERSION=v$(K8S_VERSION) hack/e2e/run.sh
+
+.PHONY: conformance
+conformance: ## The upstream Gateway API conformance suite (Mesh profile) alone on the local cluster; writes conformance/reports/.
+	K8S_VERSION=v$(K8S_VERSION) WAYFABRIC_E2E_SUITES=conformance WAYFABRIC_CLUSTER_KWOK_NODES=0 hack/e2e/run.sh
 
 ##@ Deployment
 

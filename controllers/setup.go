@@ -103,15 +103,26 @@ func Setup(mgr ctrl.Manager, o Options) error {
 }
 
 // SetupGatewayAPI registers the Gateway API controllers (GatewayClass,
-// Gateway, HTTPRoute) and the field indexes they share.
+// Gateway, HTTPRoute, and GRPCRoute when the cluster serves it) and the
+// field indexes they share.
 func SetupGatewayAPI(mgr ctrl.Manager) error {
 	c, rec := mgr.GetClient(), mgr.GetEventRecorder("gateway-api-controller")
-	return setupAll(mgr, []controller{
-		{"HTTPRoute indexes", gateway.RegisterIndexes},
-		{"GatewayClass", (&gateway.GatewayClassReconciler{Client: c}).SetupWithManager},
-		{"Gateway", (&gateway.GatewayReconciler{Client: c, Events: rec}).SetupWithManager},
-		{"HTTPRoute", (&gateway.HTTPRouteReconciler{Client: c, Events: rec}).SetupWithManager},
-	})
+	grpc, err := gateway.GRPCRoutesServed(mgr.GetRESTMapper())
+	if err != nil {
+		return err
+	}
+	list := []controller{
+		{"route indexes", func(mgr ctrl.Manager) error { return gateway.RegisterIndexes(mgr, grpc) }},
+		{"GatewayClass", (&gateway.GatewayClassReconciler{Client: c, GRPCServed: grpc}).SetupWithManager},
+		{"Gateway", (&gateway.GatewayReconciler{Client: c, Events: rec, GRPCServed: grpc}).SetupWithManager},
+		{"HTTPRoute", (&gateway.RouteReconciler{Client: c, Events: rec, Kind: gateway.HTTPRoutes, GRPCServed: grpc}).SetupWithManager},
+	}
+	if grpc {
+		list = append(list, controller{"GRPCRoute", (&gateway.RouteReconciler{Client: c, Events: rec, Kind: gateway.GRPCRoutes, GRPCServed: grpc}).SetupWithManager})
+	} else {
+		mgr.GetLogger().Info("GRPCRoutes (gateway.networking.k8s.io/v1) are not served: their status is not written; restart the manager after upgrading the Gateway API CRDs")
+	}
+	return setupAll(mgr, list)
 }
 
 func setupAll(mgr ctrl.Manager, list []controller) error {

@@ -5,6 +5,8 @@
 // without pulling in the operator's dependencies.
 package mesh
 
+import "strings"
+
 // Labels that enroll workloads in the mesh and select waypoints.
 const (
 	// LabelDataplaneMode on a Namespace or Pod enrolls it (value "ambient");
@@ -39,6 +41,26 @@ const (
 	// PortCA is the manager's certificate authority (HTTPS).
 	PortCA = 15012
 )
+
+// DefaultNamespace is the operator's namespace when its configuration names
+// none (config/default uses it). The node proxies run there, so it is also
+// the waypoint's default for whose identities may vouch for a client's
+// address.
+const DefaultNamespace = "wayfabric-system"
+
+// NodeProxyAccountPrefix starts the service account name of every node
+// proxy: the operator runs a ZtunnelConfig's ztunnels as ztunnel-<name> in
+// its own namespace, where only it creates accounts.
+const NodeProxyAccountPrefix = "ztunnel-"
+
+// IsNodeProxy reports whether a workload identity (namespace and service
+// account) is a node proxy's, the operator running in operatorNamespace.
+// Node proxies act for the workloads of their node: the CA issues them their
+// pods' certificates, and waypoints believe them about a client's address.
+func IsNodeProxy(namespace, serviceAccount, operatorNamespace string) bool {
+	return namespace == operatorNamespace && strings.HasPrefix(serviceAccount, NodeProxyAccountPrefix) &&
+		len(serviceAccount) > len(NodeProxyAccountPrefix)
+}
 
 // Source names the object whose label decided a resolution.
 type Source string

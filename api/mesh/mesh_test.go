@@ -49,3 +49,22 @@ func TestEnrolled(t *testing.T) {
 		})
 	}
 }
+
+func TestIsNodeProxy(t *testing.T) {
+	for _, tc := range []struct {
+		name, ns, sa string
+		want         bool
+	}{
+		{"a ZtunnelConfig's account in the operator namespace", "wayfabric-system", "ztunnel-default", true},
+		{"the same account name elsewhere", "app", "ztunnel-default", false},
+		{"another account of the operator namespace", "wayfabric-system", "wayfabric-manager", false},
+		{"the bare prefix names no ZtunnelConfig", "wayfabric-system", "ztunnel-", false},
+		{"prefix not at the start", "wayfabric-system", "my-ztunnel-x", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := IsNodeProxy(tc.ns, tc.sa, DefaultNamespace); got != tc.want {
+				t.Fatalf("IsNodeProxy(%q, %q) = %v, want %v", tc.ns, tc.sa, got, tc.want)
+			}
+		})
+	}
+}

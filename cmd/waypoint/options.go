@@ -49,6 +49,8 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.Var(&o.plaintext, "plaintext-listener", "LISTEN=DESTINATION (e.g. 127.0.0.1:18080=10.96.0.10:80): serve plain TCP as if tunnelled to DESTINATION; for benchmarks and debugging, repeatable")
 	fs.Float64Var(&o.drainSeconds, "drain-seconds", 30, "on SIGTERM, exit within this many seconds")
 	fs.Float64Var(&o.drainAcceptSeconds, "drain-accept-seconds", 5, "after readiness fails, keep accepting new streams this long (endpoint removal propagation); capped at half of drain-seconds")
+	fs.StringVar(&r.WaypointFor, "waypoint-for", "service", "traffic this waypoint serves, as the Waypoint's spec.for: service (Service VIPs), workload (pod IPs) or all")
+	fs.StringVar(&r.NodeProxyNamespace, "node-proxy-namespace", mesh.DefaultNamespace, "namespace of the node proxies (the operator's): only their identities may set the client's address (Forwarded) on a tunnel")
 	fs.IntVar(&r.MemoryLimitPercent, "memory-limit-percent", 90, "hold the Go soft memory limit at this percentage of the container's memory limit, following in-place resizes; 0 disables")
 	fs.IntVar(&o.verbosity, "v", 0, "log verbosity")
 }
@@ -66,6 +68,11 @@ func (o *options) validate() error {
 	}
 	if o.drainAcceptSeconds < 0 {
 		errs = append(errs, errors.New("--drain-accept-seconds must not be negative"))
+	}
+	switch o.run.WaypointFor {
+	case "service", "workload", "all":
+	default:
+		errs = append(errs, fmt.Errorf("--waypoint-for=%q: want service, workload or all", o.run.WaypointFor))
 	}
 	if o.run.HBONEAddr != "" && o.run.CAURL == "" && o.run.CertFile == "" {
 		errs = append(errs, errors.New("--ca-url is required for HBONE (or --cert-file and --key-file; or pass --hbone-addr= to disable it)"))

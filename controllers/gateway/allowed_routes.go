@@ -18,15 +18,16 @@ func parentRefSelectsListener(ref gatewayv1.ParentReference, l gatewayv1.Listene
 	return true
 }
 
-// listenerAllowsRoute applies a listener's allowedRoutes to an HTTPRoute in
-// routeNamespace, whose Namespace carries nsLabels. Unset allowedRoutes means
-// routes from the Gateway's own namespace only, as the spec defaults it.
-func listenerAllowsRoute(l gatewayv1.Listener, gatewayNamespace, routeNamespace string, nsLabels map[string]string) bool {
+// listenerAllowsRoute applies a listener's allowedRoutes to a route of
+// routeKind in routeNamespace, whose Namespace carries nsLabels. Unset
+// allowedRoutes means routes from the Gateway's own namespace only, as the
+// spec defaults it.
+func listenerAllowsRoute(l gatewayv1.Listener, gatewayNamespace, routeKind, routeNamespace string, nsLabels map[string]string) bool {
 	ar := l.AllowedRoutes
 	if ar != nil && len(ar.Kinds) > 0 {
 		ok := false
 		for _, k := range ar.Kinds {
-			ok = ok || isHTTPRouteKind(k)
+			ok = ok || isRouteKind(k, routeKind)
 		}
 		if !ok {
 			return false

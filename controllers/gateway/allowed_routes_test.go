@@ -29,9 +29,14 @@ func TestListenerAllowsRoute(t *testing.T) {
 		"kinds exclude HTTPRoute":   {&tcp, "gw", nil, false},
 	} {
 		l := gatewayv1.Listener{Name: "mesh", Port: 15008, Protocol: "HBONE", AllowedRoutes: tc.ar}
-		if got := listenerAllowsRoute(l, "gw", tc.routeNs, tc.labels); got != tc.allow {
+		if got := listenerAllowsRoute(l, "gw", kindHTTPRoute, tc.routeNs, tc.labels); got != tc.allow {
 			t.Errorf("%s: got %v, want %v", name, got, tc.allow)
 		}
+	}
+	grpcOnly := gatewayv1.AllowedRoutes{Kinds: []gatewayv1.RouteGroupKind{{Kind: kindGRPCRoute}}}
+	l := gatewayv1.Listener{Name: "mesh", Port: 15008, Protocol: "HBONE", AllowedRoutes: &grpcOnly}
+	if listenerAllowsRoute(l, "gw", kindHTTPRoute, "gw", nil) || !listenerAllowsRoute(l, "gw", kindGRPCRoute, "gw", nil) {
+		t.Error("allowedRoutes.kinds [GRPCRoute] must admit GRPCRoutes only (ListenerSpec.AllowedRoutes.Kinds)")
 	}
 }
 

@@ -1,6 +1,6 @@
 // Package gateway implements the Gateway API side of Wayfabric: the
 // wayfabric-waypoint GatewayClass, Gateways mirrored to Waypoints, and
-// HTTPRoute status for GAMMA and Waypoint parents.
+// HTTPRoute and GRPCRoute status for GAMMA and Waypoint parents.
 package gateway
 
 // ControllerName is the GatewayClass controllerName Wayfabric implements.

@@ -34,6 +34,22 @@ import (
 type GatewayReconciler struct {
 	client.Client
 	Events events.Recorder
+	// GRPCServed: the cluster serves GRPCRoutes (listeners then support
+	// them, and they count as attached routes).
+	GRPCServed bool
+}
+
+// kinds are the route kinds the cluster serves (HTTPRoute, GRPCRoute).
+func (r *GatewayReconciler) kinds() []RouteKind { return servedKinds(r.GRPCServed) }
+
+// kindNames lists the names of the route kinds, for listener supportedKinds.
+func (r *GatewayReconciler) kindNames() []string {
+	kinds := r.kinds()
+	out := make([]string, len(kinds))
+	for i, k := range kinds {
+		out[i] = k.Kind
+	}
+	return out
 }
 
 // Reconcile brings one Gateway's Waypoint and status up to date.
@@ -94,7 +110,7 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	conditions.Set(&gw.Status.Conditions, accepted, now)
 	conditions.Set(&gw.Status.Conditions, programmed, now)
 	gw.Status.Addresses = gatewayAddresses(svc)
-	gw.Status.Listeners = listenerStatuses(&gw, orig.Status.Listeners, listenerAccepts, programmed, attached, now)
+	gw.Status.Listeners = listenerStatuses(&gw, orig.Status.Listeners, listenerAccepts, programmed, attached, r.kindNames(), now)
 	if equality.Semantic.DeepEqual(orig.Status, gw.Status) {
 		return ctrl.Result{}, nil
 	}
@@ -111,10 +127,10 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 
 // listenerStatuses builds status.listeners in spec order, merging into the
 // previous conditions so LastTransitionTime only moves on a change.
-func listenerStatuses(gw *gatewayv1.Gateway, prev []gatewayv1.ListenerStatus, accepts []metav1.Condition, programmed metav1.Condition, attached map[gatewayv1.SectionName]int32, now metav1.Time) []gatewayv1.ListenerStatus {
+func listenerStatuses(gw *gatewayv1.Gateway, prev []gatewayv1.ListenerStatus, accepts []metav1.Condition, programmed metav1.Condition, attached map[gatewayv1.SectionName]int32, supported []string, now metav1.Time) []gatewayv1.ListenerStatus {
 	out := make([]gatewayv1.ListenerStatus, 0, len(gw.Spec.Listeners))
 	for i, l := range gw.Spec.Listeners {
-		resolved, kinds := listenerResolvedRefs(l, gw.Generation)
+		resolved, kinds := listenerResolvedRefs(l, gw.Generation, supported)
 		var conds []metav1.Condition
 		for _, p := range prev {
 			if p.Name == l.Name {
@@ -168,31 +184,35 @@ func (r *GatewayReconciler) announce(gw, orig *gatewayv1.Gateway, accepted, prog
 	}
 }
 
-// attachedRoutes counts, per listener, the HTTPRoutes attached to it: routes
-// whose Gateway (or same-named Waypoint) parentRef selects the listener and
-// that its allowedRoutes admit.
+// attachedRoutes counts, per listener, the routes (of every kind served)
+// attached to it: routes whose Gateway (or same-named Waypoint) parentRef
+// selects the listener and that its allowedRoutes admit.
 func (r *GatewayReconciler) attachedRoutes(ctx context.Context, gw *gatewayv1.Gateway) (map[gatewayv1.SectionName]int32, error) {
-	var routes gatewayv1.HTTPRouteList
-	if err := r.List(ctx, &routes, client.MatchingFields{idxRouteGateway: gw.Namespace + "/" + gw.Name}); err != nil {
-		return nil, fmt.Errorf("listing HTTPRoutes of Gateway %s/%s: %w", gw.Namespace, gw.Name, err)
-	}
 	nsLabels := map[string]map[string]string{}
 	out := map[gatewayv1.SectionName]int32{}
-	for _, route := range routes.Items {
-		if _, ok := nsLabels[route.Namespace]; !ok {
-			var ns corev1.Namespace
-			if err := r.Get(ctx, types.NamespacedName{Name: route.Namespace}, &ns); client.IgnoreNotFound(err) != nil {
-				return nil, fmt.Errorf("reading Namespace %s: %w", route.Namespace, err)
-			}
-			nsLabels[route.Namespace] = ns.Labels
+	for _, kind := range r.kinds() {
+		routes, err := listRoutesBy(ctx, r.Client, kind, idxRouteGateway, gw.Namespace+"/"+gw.Name)
+		if err != nil {
+			return nil, err
 		}
-		for _, l := range gw.Spec.Listeners {
-			for _, ref := range route.Spec.ParentRefs {
-				kind, ns := classifyParent(ref, route.Namespace)
-				if (kind == parentGateway || kind == parentWaypoint) && ns == gw.Namespace && string(ref.Name) == gw.Name &&
-					parentRefSelectsListener(ref, l) && listenerAllowsRoute(l, gw.Namespace, route.Namespace, nsLabels[route.Namespace]) {
-					out[l.Name]++
-					break
+		for _, obj := range routes {
+			route := kind.view(obj)
+			routeNS := obj.GetNamespace()
+			if _, ok := nsLabels[routeNS]; !ok {
+				var ns corev1.Namespace
+				if err := r.Get(ctx, types.NamespacedName{Name: routeNS}, &ns); client.IgnoreNotFound(err) != nil {
+					return nil, fmt.Errorf("reading Namespace %s: %w", routeNS, err)
+				}
+				nsLabels[routeNS] = ns.Labels
+			}
+			for _, l := range gw.Spec.Listeners {
+				for _, ref := range route.parents {
+					pk, ns := classifyParent(ref, routeNS)
+					if (pk == parentGateway || pk == parentWaypoint) && ns == gw.Namespace && string(ref.Name) == gw.Name &&
+						parentRefSelectsListener(ref, l) && listenerAllowsRoute(l, gw.Namespace, kind.Kind, routeNS, nsLabels[routeNS]) {
+						out[l.Name]++
+						break
+					}
 				}
 			}
 		}
@@ -239,40 +259,42 @@ func (r *GatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}
 		return out
 	})
-	byRoute := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-		return gatewayParents(o.(*gatewayv1.HTTPRoute))
-	})
 	// Namespace labels decide allowedRoutes selectors, hence attachedRoutes.
 	byRouteNamespace := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-		var routes gatewayv1.HTTPRouteList
-		if err := r.List(ctx, &routes, client.InNamespace(o.GetName())); err != nil {
-			ctrl.LoggerFrom(ctx).Error(err, "listing HTTPRoutes of Namespace", "namespace", o.GetName())
-			return nil
-		}
 		var out []reconcile.Request
-		for i := range routes.Items {
-			out = append(out, gatewayParents(&routes.Items[i])...)
+		for _, kind := range r.kinds() {
+			list := kind.newList()
+			if err := r.List(ctx, list, client.InNamespace(o.GetName())); err != nil {
+				ctrl.LoggerFrom(ctx).Error(err, "listing routes of Namespace", "kind", kind.Kind, "namespace", o.GetName())
+				continue
+			}
+			for _, route := range kind.items(list) {
+				out = append(out, gatewayParents(kind.view(route))...)
+			}
 		}
 		return out
 	})
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&gatewayv1.Gateway{}).
 		// Not Owns: a foreign Waypoint's deletion must also wake its Gateway.
 		Watches(&meshv1alpha1.Waypoint{}, sameName, builder.WithPredicates(waypointMattersToGateway)).
 		Watches(&corev1.Service{}, sameName).
 		Watches(&gatewayv1.GatewayClass{}, byClass).
-		Watches(&gatewayv1.HTTPRoute{}, byRoute).
-		Watches(&corev1.Namespace{}, byRouteNamespace, builder.WithPredicates(predicate.LabelChangedPredicate{})).
-		Named("gateway").
-		Complete(r)
+		Watches(&corev1.Namespace{}, byRouteNamespace, builder.WithPredicates(predicate.LabelChangedPredicate{}))
+	for _, kind := range r.kinds() {
+		b = b.Watches(kind.newObj(), handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			return gatewayParents(kind.view(o))
+		}))
+	}
+	return b.Named("gateway").Complete(r)
 }
 
 // gatewayParents are the Gateways a route names, directly or through a
 // Waypoint of the same name.
-func gatewayParents(route *gatewayv1.HTTPRoute) []reconcile.Request {
+func gatewayParents(route routeView) []reconcile.Request {
 	var out []reconcile.Request
-	for _, ref := range route.Spec.ParentRefs {
-		if kind, ns := classifyParent(ref, route.Namespace); kind == parentGateway || kind == parentWaypoint {
+	for _, ref := range route.parents {
+		if kind, ns := classifyParent(ref, route.obj.GetNamespace()); kind == parentGateway || kind == parentWaypoint {
 			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: string(ref.Name)}})
 		}
 	}

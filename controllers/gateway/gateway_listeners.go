@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,17 +36,20 @@ func listenerAccepted(l gatewayv1.Listener, generation int64) metav1.Condition {
 }
 
 // listenerResolvedRefs is a listener's ResolvedRefs condition and the route
-// kinds it supports: only HTTPRoute, whatever allowedRoutes.kinds asks for.
-func listenerResolvedRefs(l gatewayv1.Listener, generation int64) (metav1.Condition, []gatewayv1.RouteGroupKind) {
+// kinds it supports: those of supported (HTTPRoute, and GRPCRoute where the
+// cluster serves it) that allowedRoutes.kinds asks for, all when it is unset.
+func listenerResolvedRefs(l gatewayv1.Listener, generation int64, supported []string) (metav1.Condition, []gatewayv1.RouteGroupKind) {
 	c := metav1.Condition{Type: string(gatewayv1.ListenerConditionResolvedRefs), ObservedGeneration: generation}
 	var kinds []gatewayv1.RouteGroupKind
 	if l.AllowedRoutes == nil || len(l.AllowedRoutes.Kinds) == 0 {
-		kinds = []gatewayv1.RouteGroupKind{httpRouteKind}
+		for _, k := range supported {
+			kinds = append(kinds, routeGroupKind(k))
+		}
 	} else {
 		var bad []string
 		for _, k := range l.AllowedRoutes.Kinds {
-			if isHTTPRouteKind(k) {
-				kinds = append(kinds, httpRouteKind)
+			if i := slices.IndexFunc(supported, func(s string) bool { return isRouteKind(k, s) }); i >= 0 {
+				kinds = append(kinds, routeGroupKind(supported[i]))
 			} else {
 				bad = append(bad, groupKindString(k.Group, k.Kind))
 			}
@@ -53,7 +57,7 @@ func listenerResolvedRefs(l gatewayv1.Listener, generation int64) (metav1.Condit
 		if len(bad) > 0 {
 			c.Status = metav1.ConditionFalse
 			c.Reason = string(gatewayv1.ListenerReasonInvalidRouteKinds)
-			c.Message = fmt.Sprintf("route kinds %s are not supported: a waypoint supports only HTTPRoute", strings.Join(bad, ", "))
+			c.Message = fmt.Sprintf("route kinds %s are not supported: a waypoint supports %s", strings.Join(bad, ", "), strings.Join(supported, " and "))
 			return c, kinds
 		}
 	}
@@ -84,12 +88,13 @@ func listenerProgrammed(accepted, gatewayProgrammed metav1.Condition, generation
 	return c
 }
 
-func isHTTPRouteKind(k gatewayv1.RouteGroupKind) bool {
+// isRouteKind reports whether k names the Gateway API route kind kind.
+func isRouteKind(k gatewayv1.RouteGroupKind, kind string) bool {
 	group := gatewayv1.GroupName
 	if k.Group != nil {
 		group = string(*k.Group)
 	}
-	return group == gatewayv1.GroupName && k.Kind == kindHTTPRoute
+	return group == gatewayv1.GroupName && string(k.Kind) == kind
 }
 
 func groupKindString(g *gatewayv1.Group, k gatewayv1.Kind) string {

@@ -25,17 +25,20 @@ func TestListenerResolvedRefs(t *testing.T) {
 	gw := gatewayv1.Group(gatewayv1.GroupName)
 	for name, tc := range map[string]struct {
 		kinds     []gatewayv1.RouteGroupKind
+		supported []string
 		want      want
 		wantKinds int
 	}{
-		"unset":              {nil, want{metav1.ConditionTrue, "ResolvedRefs"}, 1},
-		"HTTPRoute":          {[]gatewayv1.RouteGroupKind{{Group: &gw, Kind: "HTTPRoute"}}, want{metav1.ConditionTrue, "ResolvedRefs"}, 1},
-		"HTTPRoute no group": {[]gatewayv1.RouteGroupKind{{Kind: "HTTPRoute"}}, want{metav1.ConditionTrue, "ResolvedRefs"}, 1},
-		"TCPRoute only":      {[]gatewayv1.RouteGroupKind{{Group: &gw, Kind: "TCPRoute"}}, want{metav1.ConditionFalse, "InvalidRouteKinds"}, 0},
-		"mixed":              {[]gatewayv1.RouteGroupKind{{Group: &gw, Kind: "GRPCRoute"}, {Group: &gw, Kind: "HTTPRoute"}}, want{metav1.ConditionFalse, "InvalidRouteKinds"}, 1},
+		"unset":                     {nil, []string{"HTTPRoute", "GRPCRoute"}, want{metav1.ConditionTrue, "ResolvedRefs"}, 2},
+		"unset, no GRPCRoute CRD":   {nil, []string{"HTTPRoute"}, want{metav1.ConditionTrue, "ResolvedRefs"}, 1},
+		"HTTPRoute":                 {[]gatewayv1.RouteGroupKind{{Group: &gw, Kind: "HTTPRoute"}}, []string{"HTTPRoute", "GRPCRoute"}, want{metav1.ConditionTrue, "ResolvedRefs"}, 1},
+		"HTTPRoute no group":        {[]gatewayv1.RouteGroupKind{{Kind: "HTTPRoute"}}, []string{"HTTPRoute", "GRPCRoute"}, want{metav1.ConditionTrue, "ResolvedRefs"}, 1},
+		"TCPRoute only":             {[]gatewayv1.RouteGroupKind{{Group: &gw, Kind: "TCPRoute"}}, []string{"HTTPRoute", "GRPCRoute"}, want{metav1.ConditionFalse, "InvalidRouteKinds"}, 0},
+		"GRPCRoute and HTTPRoute":   {[]gatewayv1.RouteGroupKind{{Group: &gw, Kind: "GRPCRoute"}, {Group: &gw, Kind: "HTTPRoute"}}, []string{"HTTPRoute", "GRPCRoute"}, want{metav1.ConditionTrue, "ResolvedRefs"}, 2},
+		"GRPCRoute without its CRD": {[]gatewayv1.RouteGroupKind{{Group: &gw, Kind: "GRPCRoute"}, {Group: &gw, Kind: "HTTPRoute"}}, []string{"HTTPRoute"}, want{metav1.ConditionFalse, "InvalidRouteKinds"}, 1},
 	} {
 		l := gatewayv1.Listener{Name: "mesh", Port: 15008, Protocol: "HBONE", AllowedRoutes: &gatewayv1.AllowedRoutes{Kinds: tc.kinds}}
-		c, kinds := listenerResolvedRefs(l, 1)
+		c, kinds := listenerResolvedRefs(l, 1, tc.supported)
 		check(t, name, c, tc.want, 1)
 		if len(kinds) != tc.wantKinds {
 			t.Errorf("%s: supportedKinds %v, want %d", name, kinds, tc.wantKinds)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -17,9 +18,13 @@ import (
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses,verbs=get;list;watch
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses/status,verbs=get;update;patch
 
-// GatewayClassReconciler accepts every GatewayClass whose controllerName is ours.
+// GatewayClassReconciler accepts every GatewayClass whose controllerName is
+// ours and lists the features its Gateways support.
 type GatewayClassReconciler struct {
 	client.Client
+	// GRPCServed: the cluster serves GRPCRoutes, so their features are
+	// claimed in status.supportedFeatures.
+	GRPCServed bool
 }
 
 // Reconcile writes the Accepted condition of one GatewayClass.
@@ -33,7 +38,8 @@ func (r *GatewayClassReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 	orig := gc.DeepCopy()
 	conditions.Set(&gc.Status.Conditions, gatewayClassAccepted(&gc), metav1.Now())
-	if conditions.Equal(orig.Status.Conditions, gc.Status.Conditions) {
+	gc.Status.SupportedFeatures = SupportedFeatures(r.GRPCServed)
+	if conditions.Equal(orig.Status.Conditions, gc.Status.Conditions) && equality.Semantic.DeepEqual(orig.Status.SupportedFeatures, gc.Status.SupportedFeatures) {
 		return ctrl.Result{}, nil
 	}
 	if _, err := patchStatus(ctx, r.Client, &gc, orig); err != nil {

@@ -24,12 +24,13 @@ func TestRouteIndexes(t *testing.T) {
 			BackendRefs: []gatewayv1.HTTPBackendRef{{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{Name: "ratings", Namespace: &other}}}},
 		}},
 	}}
-	idx := routeIndexes(route)
+	idx := routeIndexes(HTTPRoutes.view(route))
 	for key, want := range map[string][]string{
 		idxRouteService:          {"app/reviews", "app/shadow", "other/ratings"},
 		idxRouteParentNamespace:  {"app", "other"}, // "app" also for the Gateway parent's allowedRoutes selector
 		idxRouteGateway:          {"other/wp", "app/gw"},
 		idxRouteBackendNamespace: {"other"},
+		idxRouteParent:           {"Service/app/reviews", "Waypoint/other/wp", "Waypoint/app/gw"},
 	} {
 		if len(idx[key]) != len(want) {
 			t.Errorf("%s: got %v, want %v", key, idx[key], want)

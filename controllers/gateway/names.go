@@ -22,7 +22,10 @@ const (
 	kindService   = "Service"
 	kindGateway   = "Gateway"
 	kindHTTPRoute = "HTTPRoute"
+	kindGRPCRoute = "GRPCRoute"
 )
 
-// httpRouteKind is the only route kind a waypoint listener supports.
-var httpRouteKind = gatewayv1.RouteGroupKind{Group: new(gatewayv1.Group(gatewayv1.GroupName)), Kind: kindHTTPRoute}
+// routeGroupKind names a Gateway API route kind in listener status.
+func routeGroupKind(kind string) gatewayv1.RouteGroupKind {
+	return gatewayv1.RouteGroupKind{Group: new(gatewayv1.Group(gatewayv1.GroupName)), Kind: gatewayv1.Kind(kind)}
+}

@@ -20,7 +20,10 @@ func TestRouteAccepted(t *testing.T) {
 		"service port missing":        {with(svc, func(f *parentFacts) { f.SectionMismatch = "no port 81" }), want{metav1.ConditionFalse, "NoMatchingParent"}},
 		"waypoint for workloads only": {with(svc, func(f *parentFacts) { f.WorkloadOnly = true }), want{metav1.ConditionFalse, "NoMatchingParent"}},
 		"headless service":            {with(svc, func(f *parentFacts) { f.NotClusterIP = true }), want{metav1.ConditionFalse, "NoMatchingParent"}},
-		"consumer route":              {with(svc, func(f *parentFacts) { f.ConsumerRoute = true }), want{metav1.ConditionFalse, "UnsupportedValue"}},
+		"consumer route":              {with(svc, func(f *parentFacts) { f.ConsumerNamespace = "client" }), want{metav1.ConditionTrue, "Accepted"}},
+		"conflicted by a GRPCRoute":   {with(svc, func(f *parentFacts) { f.Conflicted, f.ConflictWith = true, "ns/g" }), want{metav1.ConditionFalse, "Conflicted"}},
+		"partly conflicted":           {with(svc, func(f *parentFacts) { f.ConflictPorts, f.ConflictWith = []int32{7070}, "ns/g" }), want{metav1.ConditionTrue, "Accepted"}},
+		"invalid before conflicted":   {with(svc, func(f *parentFacts) { f.Conflicted, f.Found = true, false }), want{metav1.ConditionFalse, "NoMatchingParent"}},
 		"waypoint parent":             {parentFacts{Parent: "Waypoint ns/wp", Found: true, Allowed: true}, want{metav1.ConditionTrue, "Accepted"}},
 		"waypoint parent missing":     {parentFacts{Parent: "Waypoint ns/wp"}, want{metav1.ConditionFalse, "NoMatchingParent"}},
 		"listeners refuse":            {parentFacts{Parent: "Gateway ns/wp", Found: true, NotAllowedWhy: "from Same"}, want{metav1.ConditionFalse, "NotAllowedByListeners"}},
@@ -28,5 +31,24 @@ func TestRouteAccepted(t *testing.T) {
 	} {
 		tc.f.Generation = 9
 		check(t, name, routeAccepted(tc.f), tc.want, 9)
+	}
+}
+
+func TestRouteAcceptedMessages(t *testing.T) {
+	svc := parentFacts{Parent: "Service ns/reviews", Found: true, IsService: true, Waypoint: "wp", WaypointSource: "label", WaypointFound: true, Allowed: true}
+	consumer := svc
+	consumer.ConsumerNamespace = "client"
+	if m := routeAccepted(consumer).Message; !contains(m, "clients in namespace client only") {
+		t.Errorf("consumer route message %q does not say whose traffic it changes", m)
+	}
+	partly := svc
+	partly.ConflictPorts, partly.ConflictWith = []int32{7070}, "ns/g"
+	if m := routeAccepted(partly).Message; !contains(m, "not on port 7070") || !contains(m, "ns/g") {
+		t.Errorf("partly conflicted message %q does not name the port and the GRPCRoute", m)
+	}
+	conflicted := svc
+	conflicted.Conflicted, conflicted.ConflictWith = true, "ns/g"
+	if m := routeAccepted(conflicted).Message; !contains(m, "GRPCRoute ns/g") || !contains(m, "GEP-1294") {
+		t.Errorf("conflicted message %q", m)
 	}
 }

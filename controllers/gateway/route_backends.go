@@ -9,20 +9,21 @@ import (
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 )
 
-// backendFacts describe one backendRef of an HTTPRoute (rules and
-// RequestMirror filters alike).
+// backendFacts describe one backendRef of a route (rules and RequestMirror
+// filters alike).
 type backendFacts struct {
 	// Ref names the backend for messages, e.g. `Service other/ratings`.
 	Ref string
 	// SupportedKind: only core Services are backends of a waypoint.
 	SupportedKind bool
-	// CrossNamespace backends need a ReferenceGrant in their namespace.
+	// CrossNamespace backends need a ReferenceGrant in their namespace
+	// (false for a consumer route's, which need none).
 	CrossNamespace bool
 	Permitted      bool
 	Found          bool
 }
 
-// routeResolvedRefs is an HTTPRoute's ResolvedRefs condition. Every problem
+// routeResolvedRefs is a route's ResolvedRefs condition. Every problem
 // is listed in the message; the reason follows the spec's order.
 func routeResolvedRefs(backends []backendFacts, generation int64) metav1.Condition {
 	c := metav1.Condition{Type: string(gatewayv1.RouteConditionResolvedRefs), ObservedGeneration: generation}
@@ -54,12 +55,12 @@ func routeResolvedRefs(backends []backendFacts, generation int64) metav1.Conditi
 }
 
 // grantAllows reports whether one of grants (all in the target's namespace)
-// lets HTTPRoutes in fromNamespace refer to the object group/kind/name.
-func grantAllows(grants []gatewayv1beta1.ReferenceGrant, fromNamespace, group, kind, name string) bool {
+// lets routes of fromKind in fromNamespace refer to the object group/kind/name.
+func grantAllows(grants []gatewayv1beta1.ReferenceGrant, fromNamespace, fromKind, group, kind, name string) bool {
 	for _, g := range grants {
 		from := false
 		for _, f := range g.Spec.From {
-			from = from || (string(f.Group) == gatewayv1.GroupName && f.Kind == kindHTTPRoute && string(f.Namespace) == fromNamespace)
+			from = from || (string(f.Group) == gatewayv1.GroupName && string(f.Kind) == fromKind && string(f.Namespace) == fromNamespace)
 		}
 		if !from {
 			continue

@@ -56,8 +56,11 @@ func TestGrantAllows(t *testing.T) {
 		"other route kind":     {[]gatewayv1beta1.ReferenceGrant{grant("app", "GRPCRoute", nil)}, false},
 		"second grant matches": {[]gatewayv1beta1.ReferenceGrant{grant("web", "HTTPRoute", nil), grant("app", "HTTPRoute", nil)}, true},
 	} {
-		if got := grantAllows(tc.grants, "app", "", "Service", "ratings"); got != tc.allow {
+		if got := grantAllows(tc.grants, "app", "HTTPRoute", "", "Service", "ratings"); got != tc.allow {
 			t.Errorf("%s: got %v, want %v", desc, got, tc.allow)
 		}
+	}
+	if !grantAllows([]gatewayv1beta1.ReferenceGrant{grant("app", "GRPCRoute", nil)}, "app", "GRPCRoute", "", "Service", "ratings") {
+		t.Error("a grant from GRPCRoutes must allow a GRPCRoute's reference")
 	}
 }

@@ -20,17 +20,23 @@ import (
 
 // parentFacts gathers what the Accepted condition for one parentRef depends
 // on, and whether the parent is ours to report on at all.
-func (r *HTTPRouteReconciler) parentFacts(ctx context.Context, route *gatewayv1.HTTPRoute, ref gatewayv1.ParentReference) (parentFacts, bool, error) {
-	kind, ns := classifyParent(ref, route.Namespace)
+func (r *RouteReconciler) parentFacts(ctx context.Context, route routeView, ref gatewayv1.ParentReference) (parentFacts, bool, error) {
+	kind, ns := classifyParent(ref, route.obj.GetNamespace())
 	key := types.NamespacedName{Namespace: ns, Name: string(ref.Name)}
-	f := parentFacts{Generation: route.Generation, Allowed: true}
+	f := parentFacts{Generation: route.obj.GetGeneration(), Allowed: true}
 	switch kind {
 	case parentService:
 		f.IsService, f.Parent = true, "Service "+key.String()
-		return f, true, r.serviceFacts(ctx, route, ref, key, &f)
+		if err := r.serviceFacts(ctx, route, ref, key, &f); err != nil {
+			return f, true, err
+		}
+		return f, true, r.conflictFacts(ctx, route, ref, kind, key, &f)
 	case parentWaypoint:
 		f.Parent = "Waypoint " + key.String()
-		return f, true, r.waypointFacts(ctx, route, ref, key, &f)
+		if err := r.waypointFacts(ctx, route, ref, key, &f); err != nil {
+			return f, true, err
+		}
+		return f, true, r.conflictFacts(ctx, route, ref, kind, key, &f)
 	case parentGateway:
 		var gw gatewayv1.Gateway
 		if err := r.Get(ctx, key, &gw); err != nil {
@@ -41,19 +47,24 @@ func (r *HTTPRouteReconciler) parentFacts(ctx context.Context, route *gatewayv1.
 			return f, false, err
 		}
 		f.Parent, f.Found = "Gateway "+key.String(), true
-		return f, true, r.listenerFacts(ctx, route, ref, &gw, &f)
+		if err := r.listenerFacts(ctx, route, ref, &gw, &f); err != nil {
+			return f, true, err
+		}
+		return f, true, r.conflictFacts(ctx, route, ref, kind, key, &f)
 	}
 	return f, false, nil
 }
 
-func (r *HTTPRouteReconciler) serviceFacts(ctx context.Context, route *gatewayv1.HTTPRoute, ref gatewayv1.ParentReference, key types.NamespacedName, f *parentFacts) error {
+func (r *RouteReconciler) serviceFacts(ctx context.Context, route routeView, ref gatewayv1.ParentReference, key types.NamespacedName, f *parentFacts) error {
 	var svc corev1.Service
 	if err := r.Get(ctx, key, &svc); err != nil {
 		return client.IgnoreNotFound(err)
 	}
 	f.Found = true
 	f.NotClusterIP = svc.Spec.Type == corev1.ServiceTypeExternalName || svc.Spec.ClusterIP == corev1.ClusterIPNone
-	f.ConsumerRoute = key.Namespace != route.Namespace
+	if key.Namespace != route.obj.GetNamespace() {
+		f.ConsumerNamespace = route.obj.GetNamespace()
+	}
 	var ns corev1.Namespace
 	if err := r.Get(ctx, types.NamespacedName{Name: key.Namespace}, &ns); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("reading Namespace %s: %w", key.Namespace, err)
@@ -75,7 +86,7 @@ func (r *HTTPRouteReconciler) serviceFacts(ctx context.Context, route *gatewayv1
 // waypointFacts: a Waypoint mirrored from one of our Gateways admits routes
 // as that Gateway's listeners do; a plain Waypoint behaves like a Gateway
 // with one listener and default allowedRoutes (same namespace only).
-func (r *HTTPRouteReconciler) waypointFacts(ctx context.Context, route *gatewayv1.HTTPRoute, ref gatewayv1.ParentReference, key types.NamespacedName, f *parentFacts) error {
+func (r *RouteReconciler) waypointFacts(ctx context.Context, route routeView, ref gatewayv1.ParentReference, key types.NamespacedName, f *parentFacts) error {
 	var wp meshv1alpha1.Waypoint
 	if err := r.Get(ctx, key, &wp); err != nil {
 		return client.IgnoreNotFound(err)
@@ -95,7 +106,7 @@ func (r *HTTPRouteReconciler) waypointFacts(ctx context.Context, route *gatewayv
 		f.SectionMismatch = fmt.Sprintf("Waypoint %s has no sections and listens on port %d only; it does not match %s", key, PortHBONE, refSelector(ref))
 		return nil
 	}
-	if route.Namespace != wp.Namespace {
+	if route.obj.GetNamespace() != wp.Namespace {
 		f.Allowed = false
 		f.NotAllowedWhy = fmt.Sprintf("Waypoint %s admits routes from its own namespace only; use a Gateway with allowedRoutes to admit others", key)
 	}
@@ -104,10 +115,11 @@ func (r *HTTPRouteReconciler) waypointFacts(ctx context.Context, route *gatewayv
 
 // listenerFacts applies the Gateway's listeners to the parentRef: which ones
 // it selects, and whether any of those admits the route.
-func (r *HTTPRouteReconciler) listenerFacts(ctx context.Context, route *gatewayv1.HTTPRoute, ref gatewayv1.ParentReference, gw *gatewayv1.Gateway, f *parentFacts) error {
+func (r *RouteReconciler) listenerFacts(ctx context.Context, route routeView, ref gatewayv1.ParentReference, gw *gatewayv1.Gateway, f *parentFacts) error {
+	routeNS := route.obj.GetNamespace()
 	var ns corev1.Namespace
-	if err := r.Get(ctx, types.NamespacedName{Name: route.Namespace}, &ns); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("reading Namespace %s: %w", route.Namespace, err)
+	if err := r.Get(ctx, types.NamespacedName{Name: routeNS}, &ns); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("reading Namespace %s: %w", routeNS, err)
 	}
 	selected := 0
 	f.Allowed = false
@@ -116,7 +128,7 @@ func (r *HTTPRouteReconciler) listenerFacts(ctx context.Context, route *gatewayv
 			continue
 		}
 		selected++
-		if listenerAllowsRoute(l, gw.Namespace, route.Namespace, ns.Labels) {
+		if listenerAllowsRoute(l, gw.Namespace, r.Kind.Kind, routeNS, ns.Labels) {
 			f.Allowed = true
 		}
 	}
@@ -124,18 +136,22 @@ func (r *HTTPRouteReconciler) listenerFacts(ctx context.Context, route *gatewayv
 		f.SectionMismatch = fmt.Sprintf("Gateway %s/%s has no listener matching %s", gw.Namespace, gw.Name, refSelector(ref))
 	}
 	if !f.Allowed {
-		f.NotAllowedWhy = fmt.Sprintf("no listener of Gateway %s/%s admits HTTPRoutes from namespace %s (see allowedRoutes)", gw.Namespace, gw.Name, route.Namespace)
+		f.NotAllowedWhy = fmt.Sprintf("no listener of Gateway %s/%s admits %ss from namespace %s (see allowedRoutes)", gw.Namespace, gw.Name, r.Kind.Kind, routeNS)
 	}
 	return nil
 }
 
 // resolvedRefs checks every backend of the route.
-func (r *HTTPRouteReconciler) resolvedRefs(ctx context.Context, route *gatewayv1.HTTPRoute) (metav1.Condition, error) {
+func (r *RouteReconciler) resolvedRefs(ctx context.Context, route routeView) (metav1.Condition, error) {
+	routeNS := route.obj.GetNamespace()
+	// A consumer route changes only its own namespace's traffic (GEP-1294):
+	// its backends need no ReferenceGrant; every other route's do.
+	consumerOnly := isConsumerOnly(route.parents, routeNS)
 	grants := map[string][]gatewayv1beta1.ReferenceGrant{}
 	var facts []backendFacts
-	for _, ref := range backendRefs(&route.Spec) {
-		group, kind, ns, name := backendTarget(ref, route.Namespace)
-		b := backendFacts{Ref: describe(group, kind, ns, name), SupportedKind: group == "" && kind == kindService, CrossNamespace: ns != route.Namespace}
+	for _, ref := range route.backends {
+		group, kind, ns, name := backendTarget(ref, routeNS)
+		b := backendFacts{Ref: describe(group, kind, ns, name), SupportedKind: group == "" && kind == kindService, CrossNamespace: ns != routeNS && !consumerOnly}
 		if b.CrossNamespace {
 			if _, ok := grants[ns]; !ok {
 				var list gatewayv1beta1.ReferenceGrantList
@@ -144,7 +160,7 @@ func (r *HTTPRouteReconciler) resolvedRefs(ctx context.Context, route *gatewayv1
 				}
 				grants[ns] = list.Items
 			}
-			b.Permitted = grantAllows(grants[ns], route.Namespace, group, kind, name)
+			b.Permitted = grantAllows(grants[ns], routeNS, r.Kind.Kind, group, kind, name)
 		}
 		if b.SupportedKind && (!b.CrossNamespace || b.Permitted) {
 			var svc corev1.Service
@@ -156,7 +172,17 @@ func (r *HTTPRouteReconciler) resolvedRefs(ctx context.Context, route *gatewayv1
 		}
 		facts = append(facts, b)
 	}
-	return routeResolvedRefs(facts, route.Generation), nil
+	return routeResolvedRefs(facts, route.obj.GetGeneration()), nil
+}
+
+// isConsumerOnly: every parentRef is a Service in another namespace.
+func isConsumerOnly(parents []gatewayv1.ParentReference, routeNS string) bool {
+	for _, ref := range parents {
+		if kind, ns := classifyParent(ref, routeNS); kind != parentService || ns == routeNS {
+			return false
+		}
+	}
+	return len(parents) > 0
 }
 
 // ourClass returns the named GatewayClass if its controllerName is ours,

@@ -62,7 +62,7 @@ func (w *installWatcher) Start(ctx context.Context) error {
 		if len(missing) > 0 {
 			continue
 		}
-		log.Info("Gateway API CRDs installed: starting the GatewayClass, Gateway and HTTPRoute controllers")
+		log.Info("Gateway API CRDs installed: starting the Gateway API controllers")
 		if err := w.setup(w.mgr); err != nil {
 			// A half-registered set cannot be retried safely; the error ends
 			// the manager so that its restart registers them cleanly.

@@ -102,9 +102,11 @@ func podSpec(wp *meshv1alpha1.Waypoint, in DeploymentInput) corev1.PodSpec {
 	}
 }
 
-// Args is the waypoint command line (flags of cmd/waypoint).
+// Args is the waypoint command line (flags of cmd/waypoint). Flags whose
+// value is the waypoint's default are left out, so that adding them did not
+// roll out every existing waypoint.
 func Args(wp *meshv1alpha1.Waypoint, operatorNamespace string) []string {
-	return []string{
+	args := []string{
 		"--waypoint-name=" + wp.Name,
 		"--namespace=" + wp.Namespace,
 		fmt.Sprintf("--drain-seconds=%d", drainSeconds(wp)),
@@ -112,6 +114,16 @@ func Args(wp *meshv1alpha1.Waypoint, operatorNamespace string) []string {
 		"--token-file=" + tokenPath + "/token",
 		"--root-cert=" + trustBundlePath + "/" + meta.TrustBundleKey,
 	}
+	if f := wp.Spec.For; f != "" && f != meshv1alpha1.TrafficService {
+		// Which traffic it serves: pod IPs too for workload and all.
+		args = append(args, "--waypoint-for="+string(f))
+	}
+	if operatorNamespace != mesh.DefaultNamespace {
+		// Node proxies run in the operator namespace; only they may set the
+		// client's address on a tunnel.
+		args = append(args, "--node-proxy-namespace="+operatorNamespace)
+	}
+	return args
 }
 
 func container(wp *meshv1alpha1.Waypoint, in DeploymentInput) corev1.Container {

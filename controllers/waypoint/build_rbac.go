@@ -25,7 +25,7 @@ func ReaderRules() []rbacv1.PolicyRule {
 	return []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"services", "namespaces", "pods"}, Verbs: read},
 		{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: read},
-		{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"httproutes", "referencegrants"}, Verbs: read},
+		{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"httproutes", "grpcroutes", "referencegrants"}, Verbs: read},
 		{APIGroups: []string{meshv1alpha1.GroupVersion.Group}, Resources: []string{"authorizationpolicies"}, Verbs: read},
 	}
 }

@@ -35,7 +35,7 @@ type ReaderReconciler struct {
 // The manager may only grant what it holds (RBAC escalation check):
 // +kubebuilder:rbac:groups="",resources=services;namespaces;pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
-// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes;referencegrants,verbs=get;list;watch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes;grpcroutes;referencegrants,verbs=get;list;watch
 
 // Reconcile applies the role and the binding; both are no-ops when unchanged.
 func (r *ReaderReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {

@@ -56,7 +56,7 @@ const (
 func namespaceOr(ns string) string { return meta.OperatorNamespace(ns) }
 
 // Name of every namespaced child of a ZtunnelConfig.
-func Name(zc *meshv1alpha1.ZtunnelConfig) string { return "ztunnel-" + zc.Name }
+func Name(zc *meshv1alpha1.ZtunnelConfig) string { return mesh.NodeProxyAccountPrefix + zc.Name }
 
 // clusterName of the ClusterRole and binding, prefixed because cluster-scoped
 // names are shared with everything else in the cluster.

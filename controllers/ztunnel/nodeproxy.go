@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/wayfabric/wayfabric/api/mesh"
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 )
 
@@ -17,10 +18,10 @@ import (
 func NodeProxyCheck(r client.Reader, namespace string) func(context.Context, types.NamespacedName) (bool, error) {
 	ns := namespaceOr(namespace)
 	return func(ctx context.Context, sa types.NamespacedName) (bool, error) {
-		config, ok := strings.CutPrefix(sa.Name, "ztunnel-")
-		if sa.Namespace != ns || !ok || config == "" {
+		if !mesh.IsNodeProxy(sa.Namespace, sa.Name, ns) {
 			return false, nil
 		}
+		config := strings.TrimPrefix(sa.Name, mesh.NodeProxyAccountPrefix)
 		var zc meshv1alpha1.ZtunnelConfig
 		err := r.Get(ctx, types.NamespacedName{Name: config}, &zc)
 		if apierrors.IsNotFound(err) {

@@ -7,6 +7,10 @@
 #   waypoint:v0.1.1,    the same proxies tagged as the next release (upgrade scenarios)
 #   ztunnel:v0.1.1
 #   echo                from hack/e2e/echo   (test app: HTTP echo + load generator)
+#   echo-advanced       from hack/conformance/echo-advanced, named and tagged as
+#                       the Gateway API conformance suite's mesh manifests expect
+#                       (registry.k8s.io/gateway-api/echo-advanced:<tag>), since
+#                       nothing can be pulled here (docs/conformance.md)
 # Tarballs go to bin/e2e/images/. Needs root and a running cluster (make cluster-up).
 #
 #   hack/e2e/images.sh            build and import
@@ -28,7 +32,20 @@ nice -n 10 go run ./hack/images -version "$VERSION" -repo "$REPO" -platforms "$P
 # The same proxies once more, tagged as the next release, for the upgrade scenarios.
 nice -n 10 go run ./hack/images -version "$NEXT_VERSION" -repo "$REPO" -platforms "$PLATFORM" -out "$OUT" waypoint ztunnel
 nice -n 10 go run ./hack/images -version "$VERSION" -repo "$REPO" -platforms "$PLATFORM" -out "$OUT" -cmd hack/e2e echo
+# The conformance suite's echo app: its reference comes from the suite's own
+# manifests at the version in go.mod, so an upgrade of the suite follows.
+go mod download sigs.k8s.io/gateway-api/conformance
+conf_dir="$(go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api/conformance)"
+echo_ref="$(sed -n 's/^[[:space:]]*image:[[:space:]]*\([^[:space:]]*\/echo-advanced:[^[:space:]]*\).*/\1/p' "$conf_dir/mesh/manifests.yaml" | sort -u)"
+if [[ -z $echo_ref || $echo_ref == *$'\n'* ]]; then
+  say "cannot find the one echo-advanced image of $conf_dir/mesh/manifests.yaml (found: ${echo_ref:-none})"
+  exit 1
+fi
+echo_tag="${echo_ref##*:}"
+say "building $echo_ref (the suite's echo app) from hack/conformance"
+nice -n 10 go run ./hack/images -version "$echo_tag" -repo "${echo_ref%/echo-advanced:*}" -platforms "$PLATFORM" -out "$OUT" \
+  -cmd hack/conformance -links client echo-advanced
 say "built in $((SECONDS - start))s"
 [[ ${1:-} == -no-import ]] && exit 0
 hack/cluster/import-images.sh "$OUT/manager-$VERSION.tar" "$OUT/waypoint-$VERSION.tar" "$OUT/waypoint-$NEXT_VERSION.tar" \
-  "$OUT/ztunnel-$VERSION.tar" "$OUT/ztunnel-$NEXT_VERSION.tar" "$OUT/echo-$VERSION.tar"
+  "$OUT/ztunnel-$VERSION.tar" "$OUT/ztunnel-$NEXT_VERSION.tar" "$OUT/echo-$VERSION.tar" "$OUT/echo-advanced-$echo_tag.tar"

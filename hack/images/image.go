@@ -35,6 +35,9 @@ type imageSpec struct {
 	source   string
 	epoch    int64
 	binaries []platformBinary
+	// links are extra names of the binary (symlinks next to it): a
+	// multi-call binary picks its role from the name it runs as.
+	links []string
 }
 
 func (s imageSpec) labels() map[string]string {
@@ -88,7 +91,7 @@ func buildImage(s imageSpec, pb platformBinary) (v1.Image, error) {
 			return nil, err
 		}
 	}
-	layerTar, err := rootfsTar(s.binary, bin, extra, s.created())
+	layerTar, err := rootfsTar(s.binary, bin, extra, s.created(), s.links...)
 	if err != nil {
 		return nil, err
 	}
@@ -140,10 +143,10 @@ func singleLayerImage(layerTar []byte, history v1.History, configure func(*v1.Co
 	return mutate.ConfigFile(img, cf)
 }
 
-// rootfsTar is the image's only layer: the binary and its companions,
-// passwd and group entries for the non-root user (so tools show a name),
-// and a world-writable /tmp.
-func rootfsTar(binary string, content []byte, companions map[string][]byte, mtime time.Time) ([]byte, error) {
+// rootfsTar is the image's only layer: the binary, its companions and
+// symlinks to it named links, passwd and group entries for the non-root user
+// (so tools show a name), and a world-writable /tmp.
+func rootfsTar(binary string, content []byte, companions map[string][]byte, mtime time.Time, links ...string) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	files := []struct {
@@ -183,6 +186,12 @@ func rootfsTar(binary string, content []byte, companions map[string][]byte, mtim
 			return nil, err
 		}
 		if _, err := tw.Write(f.data); err != nil {
+			return nil, err
+		}
+	}
+	for _, l := range links {
+		h := &tar.Header{Name: l, Typeflag: tar.TypeSymlink, Linkname: binary, Mode: 0o777, ModTime: mtime, Format: tar.FormatPAX}
+		if err := tw.WriteHeader(h); err != nil {
 			return nil, err
 		}
 	}

@@ -64,11 +64,11 @@ func TestDiscoverBinariesFindsOnlyMainPackages(t *testing.T) {
 
 func TestRootfsTarIsReproducibleAndNonRootFriendly(t *testing.T) {
 	mtime := time.Unix(1700000000, 0)
-	a, err := rootfsTar("manager", []byte("binary"), map[string][]byte{"helper": []byte("h")}, mtime)
+	a, err := rootfsTar("manager", []byte("binary"), map[string][]byte{"helper": []byte("h")}, mtime, "alias")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := rootfsTar("manager", []byte("binary"), map[string][]byte{"helper": []byte("h")}, mtime)
+	b, _ := rootfsTar("manager", []byte("binary"), map[string][]byte{"helper": []byte("h")}, mtime, "alias")
 	if !bytes.Equal(a, b) {
 		t.Error("two layers from the same input differ")
 	}
@@ -100,5 +100,8 @@ func TestRootfsTarIsReproducibleAndNonRootFriendly(t *testing.T) {
 		if h.Mode != tc.mode || !h.ModTime.Equal(mtime) {
 			t.Errorf("%s: mode %o mtime %v, want %o %v", tc.name, h.Mode, h.ModTime, tc.mode, mtime)
 		}
+	}
+	if h := entries["alias"]; h == nil || h.Typeflag != tar.TypeSymlink || h.Linkname != "manager" {
+		t.Errorf("alias entry %+v, want a symlink to manager", h)
 	}
 }

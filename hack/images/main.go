@@ -15,7 +15,7 @@
 //
 // Usage:
 //
-//	go run ./hack/images -version v0.1.0 [-repo ghcr.io/wayfabric] [-out bin/images] [binary ...]
+//	go run ./hack/images -version v0.1.0 [-repo ghcr.io/wayfabric] [-out bin/images] [-cmd DIR] [-links NAME,...] [binary ...]
 //	go run ./hack/images -version v0.1.0 -bundle bundle
 package main
 
@@ -39,6 +39,7 @@ type config struct {
 	epoch     int64
 	binaries  []string
 	bundle    string
+	links     []string
 }
 
 func main() {
@@ -66,6 +67,8 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.bundle, "bundle", "", "instead of binaries, build the OLM bundle image <repo>/wayfabric-bundle:<version> from this bundle directory")
 	fs.StringVar(&platforms, "platforms", "linux/amd64,linux/arm64", "comma-separated list of os/arch platforms")
 	fs.Int64Var(&cfg.epoch, "source-date-epoch", epochFromEnv(), "timestamp (Unix seconds) of image configs and files; default $SOURCE_DATE_EPOCH or 0")
+	var links string
+	fs.StringVar(&links, "links", "", "comma-separated extra names for the binary, as symlinks in the image (a multi-call binary picks its role by name)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -80,6 +83,14 @@ func parseFlags(args []string) (config, error) {
 		return cfg, err
 	}
 	cfg.binaries = fs.Args()
+	for _, l := range strings.Split(links, ",") {
+		if l = strings.TrimSpace(l); l != "" {
+			if strings.ContainsAny(l, "/.") {
+				return cfg, fmt.Errorf("-links: %q must be a plain file name", l)
+			}
+			cfg.links = append(cfg.links, l)
+		}
+	}
 	return cfg, nil
 }
 
@@ -109,7 +120,7 @@ func run(cfg config) error {
 		}
 		ref := cfg.ref(bin)
 		spec := imageSpec{
-			binary: bin, ref: ref, version: cfg.version, source: cfg.source, epoch: cfg.epoch,
+			binary: bin, ref: ref, version: cfg.version, source: cfg.source, epoch: cfg.epoch, links: cfg.links,
 		}
 		for _, p := range cfg.platforms {
 			path := filepath.Join(work, p.os+"-"+p.arch, bin)

@@ -13,6 +13,7 @@ type Metrics struct {
 	streams           *prometheus.CounterVec
 	activeStreams     *prometheus.GaugeVec
 	connections       *prometheus.GaugeVec
+	forwardedDrops    prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -35,9 +36,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "wayfabric_hbone_connections",
 			Help: "Open HBONE connections.",
 		}, []string{"side"}),
+		forwardedDrops: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wayfabric_hbone_forwarded_untrusted_total",
+			Help: "CONNECTs whose Forwarded header came from a peer not trusted to set it and was dropped (server side).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.handshakeFailures, m.streams, m.activeStreams, m.connections)
+		reg.MustRegister(m.handshakeFailures, m.streams, m.activeStreams, m.connections, m.forwardedDrops)
 	}
 	return m
 }
@@ -76,5 +81,11 @@ func (m *Metrics) streamDelta(isClient bool, d float64) {
 func (m *Metrics) connDelta(isClient bool, d float64) {
 	if m != nil {
 		m.connections.WithLabelValues(side(isClient)).Add(d)
+	}
+}
+
+func (m *Metrics) forwardedDropped() {
+	if m != nil {
+		m.forwardedDrops.Inc()
 	}
 }

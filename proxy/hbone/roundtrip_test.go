@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/wayfabric/wayfabric/proxy/identity"
 	"github.com/wayfabric/wayfabric/proxy/identity/identitytest"
 )
 
@@ -112,11 +113,13 @@ func TestRoundTripHalfClose(t *testing.T) {
 }
 
 // TestForwardedAndIdentityReachHandler checks the handler sees the target,
-// the verified client identity and the original source.
+// the verified client identity and the original source from a peer trusted
+// to set it.
 func TestForwardedAndIdentityReachHandler(t *testing.T) {
 	ca := identitytest.NewCA("root")
 	got := make(chan *ConnectRequest, 1)
-	srv := startServer(t, ca, serverOpts{handler: HandlerFunc(func(_ context.Context, r *ConnectRequest, s *Stream) {
+	trust := func(id identity.ID) bool { return id == clientID }
+	srv := startServer(t, ca, serverOpts{cfg: ServerConfig{TrustForwarded: trust}, handler: HandlerFunc(func(_ context.Context, r *ConnectRequest, s *Stream) {
 		got <- r
 		s.Accept()
 		if s.RemoteAddr().String() != "10.1.2.3:45678" {

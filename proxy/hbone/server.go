@@ -23,8 +23,11 @@ type ConnectRequest struct {
 	Target netip.AddrPort
 	// PeerIdentity is the verified SPIFFE identity of the tunnel's client.
 	PeerIdentity identity.ID
-	// Forwarded is the original source from "Forwarded: for=", if sent.
-	Forwarded netip.AddrPort
+	// Forwarded is the original source from "Forwarded: for=", if sent by a
+	// peer ServerConfig.TrustForwarded trusts; otherwise it is unset, the
+	// header is removed from Header, and ForwardedDropped holds its value.
+	Forwarded        netip.AddrPort
+	ForwardedDropped string
 	// Header holds the request's regular header fields.
 	Header http.Header
 	// TunnelLocal and TunnelRemote are the addresses of the TLS connection.
@@ -56,6 +59,12 @@ type ServerConfig struct {
 	Log                  logr.Logger
 	// Metrics, if set, records handshakes and streams (see NewMetrics).
 	Metrics *Metrics
+	// TrustForwarded decides whose "Forwarded: for=" is believed: a peer may
+	// claim any source, so only mesh components that set it on a
+	// workload's behalf (TrustMeshComponents) should be. Nil trusts no
+	// one: the source is then the tunnel's own TCP peer (Stream.RemoteAddr,
+	// ConnectRequest.Source).
+	TrustForwarded func(identity.ID) bool
 }
 
 // Server accepts HBONE connections.
@@ -211,6 +220,14 @@ func (s *Server) dispatch(c *conn, peer identity.ID, st *Stream, f *headerBlock)
 	}
 	req.PeerIdentity = peer
 	req.TunnelLocal, req.TunnelRemote = c.nc.LocalAddr(), c.nc.RemoteAddr()
+	if req.Forwarded.IsValid() && (s.cfg.TrustForwarded == nil || !s.cfg.TrustForwarded(peer)) {
+		req.ForwardedDropped = req.Header.Get("Forwarded")
+		req.Forwarded = netip.AddrPort{}
+		req.Header.Del("Forwarded")
+		s.cfg.Metrics.forwardedDropped()
+		s.log.V(1).Info("hbone: Forwarded from a peer not trusted to set it; using the tunnel's source",
+			"peer", peer.String(), "forwarded", req.ForwardedDropped, "remote", c.nc.RemoteAddr().String())
+	}
 	st.localAP = req.Target
 	st.remoteNet = c.nc.RemoteAddr()
 	st.remoteAP = req.Forwarded // the original source, when the client sent it

@@ -131,7 +131,7 @@ func (p *Proxy) admitTunnel(ctx context.Context, req *hbone.ConnectRequest) (con
 	if d == nil || d.Protocol != routing.ProtocolTCP || d.Authz == nil {
 		return ctx, true
 	}
-	if !p.authorizeStream(req.PeerIdentity, req.Forwarded, d, req.Target) {
+	if !p.authorizeStream(req.PeerIdentity, req.Source(), d, req.Target) {
 		return ctx, false
 	}
 	return context.WithValue(ctx, authorizedKey{}, true), true

@@ -164,7 +164,9 @@ func TestAuthorizationAtL7(t *testing.T) {
 		}
 	}
 	line := logs.find("request denied", `"policy"="app/no-admin"`)
-	for _, want := range []string{`"rule"=0`, `"source"="` + sourceID.String() + `"`, `"sourceIP"="10.1.0.5"`, `"destination"="app/web:80"`, `"reason"="deny_rule"`, `"path"="/api/admin/keys"`} {
+	// The tunnel's peer is a workload, so its Forwarded claim (10.1.0.5) is
+	// not believed: the source address is the tunnel's own (loopback here).
+	for _, want := range []string{`"rule"=0`, `"source"="` + sourceID.String() + `"`, `"sourceIP"="127.0.0.1"`, `"destination"="app/web:80"`, `"reason"="deny_rule"`, `"path"="/api/admin/keys"`} {
 		if !strings.Contains(line, want) {
 			t.Errorf("denial log %q lacks %s", line, want)
 		}

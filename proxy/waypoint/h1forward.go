@@ -142,21 +142,35 @@ func (c *h1conn) serveRequest(ctx context.Context) (keep bool, err error) {
 	}
 	view := routing.Request{
 		Method: methodString(req.Method), Host: string(req.Host), EscapedPath: string(path), Header: c.lookupHeader,
-	}
-	if d.Authz != nil && !c.authorize(ctx, d, &view) {
-		return c.answer(http.StatusForbidden, deniedBody, "none", d.ServiceLabel, nil)
+		Client: c.sc.clientNS,
 	}
 	if len(query) > 0 {
 		view.RawQuery = string(query)
 	}
+	// Routing first (it is pure), so that a request handed over to net/http
+	// is authorized once, there.
 	dec := d.DecideRequest(&view, rand.Uint64())
 	rule := dec.Match.Rule
+	if dec.GRPC || (dec.Status == 0 && (rule.Retry != nil || len(rule.Mirrors) > 0 || rule.RequestTimeout > 0 || rule.BackendTimeout > 0 || dec.Backend.Backend.H2C)) {
+		// Features the fast path leaves to net/http (handler.go): GRPCRoutes
+		// (gRPC is HTTP/2; its errors are gRPC statuses), retries, timeouts,
+		// mirrors, h2c backends.
+		return false, c.handoverNow()
+	}
+	if d.Authz != nil && !c.authorize(ctx, d, &view) {
+		return c.answer(http.StatusForbidden, deniedBody, "none", d.ServiceLabel, nil)
+	}
 	routeLabel := "none"
 	if rule != nil {
 		routeLabel = rule.RouteLabel
 	}
 	serviceLabel := d.ServiceLabel
 	switch {
+	case dec.Preflight:
+		// A CORS preflight, answered here: 204 and the filter's headers.
+		h := http.Header{}
+		dec.ApplyResponseHeaders(h)
+		return c.answer(dec.Status, "", routeLabel, serviceLabel, func(bw *bufio.Writer) { _ = h.Write(bw) })
 	case dec.Location != "":
 		h := http.Header{}
 		dec.ApplyResponseHeaders(h)
@@ -164,10 +178,6 @@ func (c *h1conn) serveRequest(ctx context.Context) (keep bool, err error) {
 		return c.answer(dec.Status, "", routeLabel, serviceLabel, func(bw *bufio.Writer) { _ = h.Write(bw) })
 	case dec.Status != 0:
 		return c.answer(dec.Status, dec.Reason, routeLabel, serviceLabel, nil)
-	}
-	if rule.Retry != nil || len(rule.Mirrors) > 0 || rule.RequestTimeout > 0 || rule.BackendTimeout > 0 || dec.Backend.Backend.H2C {
-		// Features the fast path leaves to net/http (handler.go).
-		return false, c.handoverNow()
 	}
 	start := p.rec.Begin()
 	status := http.StatusOK

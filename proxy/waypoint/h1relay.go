@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/textproto"
+	"slices"
 
 	"github.com/wayfabric/wayfabric/proxy/waypoint/h1"
 	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
@@ -16,6 +18,21 @@ import (
 const maxResponseHead = 1 << 20
 
 var errResponseHeadTooLarge = errors.New("upstream response head over 1 MiB")
+
+// outNames lists the names of the fields in c.out, in canonical form (for
+// a CORS filter that must spell out exposeHeaders "*").
+func (c *h1conn) outNames() []string {
+	names := make([]string, 0, len(c.out))
+	for i := range c.out {
+		f := &c.out[i]
+		if f.nameB != nil {
+			names = append(names, textproto.CanonicalMIMEHeaderKey(string(f.nameB)))
+		} else {
+			names = append(names, textproto.CanonicalMIMEHeaderKey(f.nameS))
+		}
+	}
+	return slices.Compact(slices.Sorted(slices.Values(names)))
+}
 
 // readResponseHead reads the answer's head into c.resp, skipping interim
 // 1xx answers. The head's fields point into uc.br until c.respInBr bytes
@@ -161,6 +178,9 @@ func (c *h1conn) relayResponse(uc *h1Conn, dec *routing.Decision) (keep, reuse b
 	}
 	if dec.Match.Rule != nil {
 		c.out = applyModifier(c.out, dec.Match.Rule.ResponseHeaders)
+	}
+	if dec.HasCORS() {
+		c.out = applyModifier(c.out, dec.CORSHeaders(c.outNames))
 	}
 	for i := range c.out {
 		c.out[i].write(bw)

@@ -216,6 +216,7 @@ func (c *h1conn) makeRoom() {
 
 // handoverNow gives the connection to net/http with the unconsumed bytes.
 func (c *h1conn) handoverNow() error {
+	c.p.handovers.Add(1)
 	if err := c.bw.Flush(); err != nil {
 		return err
 	}
@@ -296,10 +297,14 @@ func (c *h1conn) writeSimple(status int, body string, closeConn bool, extra func
 	if extra != nil {
 		extra(bw)
 	}
-	bw.WriteString("Content-Length: ")
-	c.scratch = appendInt(c.scratch[:0], int64(len(body)))
-	bw.Write(c.scratch)
-	bw.WriteString("\r\nDate: ")
+	if status != http.StatusNoContent && status != http.StatusNotModified {
+		// RFC 9110 §8.6: a 204 or 304 carries no Content-Length (of its own).
+		bw.WriteString("Content-Length: ")
+		c.scratch = appendInt(c.scratch[:0], int64(len(body)))
+		bw.Write(c.scratch)
+		bw.WriteString("\r\n")
+	}
+	bw.WriteString("Date: ")
 	bw.WriteString(httpDate())
 	if closeConn {
 		bw.WriteString("\r\nConnection: close")

@@ -53,11 +53,18 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if d.Authz != nil && !p.authorizeRequest(rw, r, d, dst) {
 		return
 	}
-	dec := d.Decide(r, rand.Uint64())
+	v := routing.ViewOf(r)
+	v.Client, _ = r.Context().Value(clientNSKey{}).(string)
+	dec := d.DecideRequest(&v, rand.Uint64())
 	if dec.Match.Rule != nil {
 		routeLabel = dec.Match.Rule.RouteLabel
 	}
+	rw.grpc = dec.GRPC && routing.IsGRPC(r.Header.Get("Content-Type"))
 	switch {
+	case dec.Preflight:
+		dec.ApplyResponseHeaders(rw.Header())
+		rw.WriteHeader(dec.Status)
+		return
 	case dec.Location != "":
 		dec.ApplyResponseHeaders(rw.Header())
 		rw.Header().Set("Location", dec.Location)
@@ -112,7 +119,7 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, dec *routing.Decision)
 		}
 		// Shallow copy: the transport only reads the request, and attempts run one at a time.
 		req := out.WithContext(context.WithValue(actx, endpointKey{}, ep))
-		tr := p.up.pick(ep, dec.Backend.Backend.H2C, isUpgrade)
+		tr := p.up.pick(ep, upstreamH2C(dec.Backend.Backend, r), isUpgrade)
 		if _, inline := tr.(*inlineH1Client); !inline || req.Host == "" {
 			// net/http's transports pool by URL.Host; the inline client
 			// takes the endpoint from the context and needs the URL only
@@ -284,7 +291,7 @@ func (p *Proxy) mirror(out *http.Request, rule *routing.Rule, body []byte, repla
 		req := out.Clone(context.WithValue(ctx, endpointKey{}, ep))
 		req.URL.Host = ep.Addr.String()
 		setBody(req, body)
-		tr := p.up.pick(ep, m.Backend.H2C, false)
+		tr := p.up.pick(ep, upstreamH2C(m.Backend, out), false)
 		go func() {
 			defer func() { cancel(); release(); <-p.mirrors }()
 			if resp, err := tr.RoundTrip(req); err == nil {
@@ -361,7 +368,17 @@ func isConnError(err error) bool {
 		strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "connection reset")
 }
 
+// upstreamH2C: HTTP/2 upstream when the port declares it, or when it
+// declares no version and the client spoke HTTP/2 (gRPC needs it end to end).
+func upstreamH2C(b *routing.Backend, r *http.Request) bool {
+	return b.H2C || (b.FollowClient && r.ProtoMajor == 2)
+}
+
 func plainError(w http.ResponseWriter, status int, body string) {
+	if sw, ok := w.(*statusWriter); ok && sw.grpc {
+		grpcError(sw, status, body)
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")

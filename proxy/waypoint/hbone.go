@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 
+	"github.com/wayfabric/wayfabric/api/mesh"
 	"github.com/wayfabric/wayfabric/proxy/hbone"
 	"github.com/wayfabric/wayfabric/proxy/identity"
 	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
@@ -21,8 +22,10 @@ func (p *Proxy) HBONEHandler() hbone.Handler {
 			return
 		}
 		ctx = WithPeer(ctx, req.PeerIdentity)
-		if req.Forwarded.IsValid() {
-			ctx = WithSource(ctx, req.Forwarded)
+		// The source is the trusted Forwarded claim (ServerConfig.TrustForwarded)
+		// or the tunnel's own peer; either way never an unchecked claim.
+		if src := req.Source(); src.IsValid() {
+			ctx = WithSource(ctx, src)
 		}
 		ctx, ok := p.admitTunnel(ctx, req)
 		if !ok {
@@ -34,6 +37,16 @@ func (p *Proxy) HBONEHandler() hbone.Handler {
 		}
 		_ = p.ServeStream(ctx, s, req.Target)
 	})
+}
+
+// clientNamespace is the namespace of the client workload a tunnel carries:
+// the verified identity's. A node proxy presents its workloads' identities;
+// were it to present its own, the client is unknown ("": producer routes).
+func (p *Proxy) clientNamespace(peer identity.ID) string {
+	if mesh.IsNodeProxy(peer.Namespace, peer.ServiceAccount, p.cfg.NodeProxyNamespace) {
+		return ""
+	}
+	return peer.Namespace
 }
 
 // HBONEDialer opens tunnels to in-mesh endpoints, proving Source and

@@ -20,8 +20,11 @@ import (
 	"github.com/wayfabric/wayfabric/proxy/waypoint/routing"
 )
 
+const nodeProxyNS = "wayfabric-system"
+
 var (
 	sourceID   = identity.MustParse("spiffe://cluster.local/ns/app/sa/client")
+	ztunnelID  = identity.MustParse("spiffe://cluster.local/ns/wayfabric-system/sa/ztunnel-default")
 	waypointID = identity.MustParse("spiffe://cluster.local/ns/app/sa/waypoint")
 	backendID  = identity.MustParse("spiffe://cluster.local/ns/app/sa/backend-sa")
 )
@@ -34,12 +37,13 @@ func certs(ca *identitytest.CA, ids ...identity.ID) identity.CertProvider {
 	return m
 }
 
-// hboneServer runs an HBONE server with identity id on loopback.
+// hboneServer runs an HBONE server with identity id on loopback; like the
+// waypoint's, it trusts Forwarded from node proxies in wayfabric-system.
 func hboneServer(t *testing.T, ca *identitytest.CA, id identity.ID, h hbone.Handler) (*hbone.Server, netip.AddrPort) {
 	t.Helper()
 	srv, err := hbone.NewServer(hbone.ServerConfig{TLS: identity.ServerTLS{
 		Certs: certs(ca, id), Bundle: ca.Bundle(), LocalID: id, Authorize: identity.InTrustDomain("cluster.local"),
-	}.Config()}, h)
+	}.Config(), TrustForwarded: hbone.TrustMeshComponents(nodeProxyNS, nil)}, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,8 +126,10 @@ func TestHBONEEndToEnd(t *testing.T) {
 				if r.status != 200 || r.echo.Backend != tc.backend || r.echo.Proto != tc.upstreamProto {
 					t.Fatalf("got %d %+v", r.status, r.echo)
 				}
-				if xff := r.echo.Headers["X-Forwarded-For"]; xff != "10.1.2.3" {
-					t.Errorf("X-Forwarded-For = %q, want the HBONE Forwarded source 10.1.2.3", xff)
+				// The tunnel's peer is a workload, whose Forwarded claim is not
+				// believed: the source is the tunnel's own TCP peer.
+				if xff := r.echo.Headers["X-Forwarded-For"]; xff != "127.0.0.1" {
+					t.Errorf("X-Forwarded-For = %q, want the tunnel's peer 127.0.0.1 (the claimed 10.1.2.3 comes from a workload)", xff)
 				}
 			})
 		}

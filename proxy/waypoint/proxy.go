@@ -50,7 +50,10 @@ type Config struct {
 	// holding a workload certificate: while one returns an error, readiness
 	// fails with that error, so no traffic arrives that could only be refused.
 	ReadinessChecks []func() error
-	Log             logr.Logger
+	// NodeProxyNamespace is where node proxies' identities live (the
+	// operator namespace): their own identity names no client namespace.
+	NodeProxyNamespace string
+	Log                logr.Logger
 }
 
 func (c *Config) defaults() {
@@ -95,6 +98,8 @@ type Proxy struct {
 	draining atomic.Bool
 	closed   atomic.Bool
 	panics   atomic.Int64
+	// handovers counts streams the fast HTTP/1.1 path gave to net/http.
+	handovers atomic.Int64
 	// authzStats and denyLogs serve authorization (authz.go).
 	authzStats *authzMetrics
 	denyLogs   *logLimiter
@@ -126,6 +131,10 @@ func New(cfg Config) *Proxy {
 		Name: "wayfabric_waypoint_handler_panics_total",
 		Help: "Requests whose handling panicked (answered 500); any value above 0 is a bug.",
 	}, func() float64 { return float64(p.panics.Load()) }))
+	p.metrics.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "wayfabric_waypoint_http1_handovers_total",
+		Help: "Streams the fast HTTP/1.1 path handed over to net/http: HTTP/2, upgrades, Expect, chunked uploads, and routes with features it leaves to net/http.",
+	}, func() float64 { return float64(p.handovers.Load()) }))
 	p.authzStats, p.denyLogs = newAuthzMetrics(p.metrics.Registry), newLogLimiter(10, 50)
 	p.up = newUpstreams(cfg.MeshDialer, cfg.PlainDialer, cfg.MaxIdleConnsPerEndpoint)
 	p.main, p.mainLn = p.newServer(false), newStreamListener()
@@ -162,6 +171,9 @@ func (p *Proxy) newServer(draining bool) *http.Server {
 				}
 				if !sc.peer.IsZero() {
 					ctx = WithPeer(ctx, sc.peer)
+				}
+				if sc.clientNS != "" {
+					ctx = context.WithValue(ctx, clientNSKey{}, sc.clientNS)
 				}
 				return ctx
 			}
@@ -239,6 +251,7 @@ func (p *Proxy) ServeStream(ctx context.Context, conn net.Conn, dst netip.AddrPo
 	sc := &streamConn{Conn: conn, dst: dst}
 	sc.src, _ = ctx.Value(srcKey{}).(netip.AddrPort)
 	sc.peer = peerFrom(ctx)
+	sc.clientNS = p.clientNamespace(sc.peer)
 	proto := d.Protocol
 	if proto == routing.ProtocolSniff {
 		proto = sniff(sc, p.cfg.SniffTimeout)

@@ -27,8 +27,8 @@ import (
 // drains: readiness fails → GOAWAY / Connection: close → accept window →
 // stop accepting → in-flight requests finish → return, all within o.Drain.
 func Run(ctx context.Context, o RunOptions, log logr.Logger) error {
-	wp := routing.Waypoint{Namespace: o.Namespace, Name: o.Name}
-	cfg := Config{Log: log}
+	wp := routing.Waypoint{Namespace: o.Namespace, Name: o.Name, For: o.WaypointFor}
+	cfg := Config{Log: log, NodeProxyNamespace: o.NodeProxyNamespace}
 	// Certificates keep renewing through the drain, so not tied to ctx.
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
@@ -109,7 +109,9 @@ func Run(ctx context.Context, o RunOptions, log logr.Logger) error {
 		var err error
 		hsrv, err = hbone.NewServer(hbone.ServerConfig{
 			TLS: identity.ServerTLS{Certs: id.certs, Bundle: id.bundle, LocalID: id.self, Authorize: identity.InTrustDomain(o.TrustDomain)}.Config(),
-			Log: log.WithName("hbone-server"),
+			// Node proxies set Forwarded on their workloads' behalf; nobody else is believed.
+			TrustForwarded: hbone.TrustMeshComponents(o.NodeProxyNamespace, nil),
+			Log:            log.WithName("hbone-server"),
 		}, p.HBONEHandler())
 		if err != nil {
 			return err

@@ -13,6 +13,12 @@ type RunOptions struct {
 	ServiceAccount, TrustDomain string
 	// Kubeconfig is the API server's kubeconfig (empty: in-cluster config).
 	Kubeconfig string
+	// WaypointFor is the traffic this waypoint serves, as the Waypoint's
+	// spec.for: "service" (Service VIPs), "workload" (pod IPs) or "all".
+	WaypointFor string
+	// NodeProxyNamespace is the namespace of the node proxies (ztunnels):
+	// only their identities may set the client's address (Forwarded).
+	NodeProxyNamespace string
 	// StaticConfig, when set, is a YAML file read instead of the API server.
 	StaticConfig string
 	// Listen addresses; an empty HBONEAddr or DebugAddr disables that listener.

@@ -8,6 +8,9 @@ type statusWriter struct {
 	code  int
 	wrote bool
 	proto int
+	// grpc: errors this proxy generates are gRPC statuses (the request is
+	// gRPC and was routed by GRPCRoutes).
+	grpc bool
 }
 
 func (w *statusWriter) WriteHeader(code int) {

@@ -14,6 +14,9 @@ type dstKey struct{}
 
 type srcKey struct{}
 
+// clientNSKey: the namespace of a stream's client workload (consumer routes).
+type clientNSKey struct{}
+
 // WithSource records the original client address of a stream (from HBONE's
 // Forwarded header); the proxy appends it to X-Forwarded-For.
 func WithSource(ctx context.Context, src netip.AddrPort) context.Context {
@@ -24,13 +27,14 @@ func WithSource(ctx context.Context, src netip.AddrPort) context.Context {
 // Bytes read while sniffing are replayed first.
 type streamConn struct {
 	net.Conn
-	dst     netip.AddrPort
-	src     netip.AddrPort // original client, when known
-	peer    identity.ID    // verified identity of the tunnel's client, when known
-	br      *bufio.Reader
-	pending []byte // read by the fast path, replayed to net/http after a handover
-	once    sync.Once
-	onClose func()
+	dst      netip.AddrPort
+	src      netip.AddrPort // original client, when known
+	peer     identity.ID    // verified identity of the tunnel's client, when known
+	clientNS string         // client's namespace (consumer routes), when known
+	br       *bufio.Reader
+	pending  []byte // read by the fast path, replayed to net/http after a handover
+	once     sync.Once
+	onClose  func()
 }
 
 func (c *streamConn) Read(p []byte) (int, error) {

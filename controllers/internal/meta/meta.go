@@ -41,7 +41,7 @@ func Merge(maps ...map[string]string) map[string]string {
 
 // DefaultNamespace is the operator's namespace when its configuration names
 // none (config/default uses it).
-const DefaultNamespace = "wayfabric-system"
+const DefaultNamespace = mesh.DefaultNamespace
 
 // CAService is config/ca's Service after kustomize's name prefix; CAPort its port.
 const (

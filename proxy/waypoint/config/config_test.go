@@ -197,3 +197,126 @@ spec:
 		}
 	}
 }
+
+// TestLoaderWatchesGRPCRoutesAndPods: GRPCRoutes are watched when the API
+// serves them, and Pods feed workload destinations (spec.for all) with their
+// addresses and labels, as they change.
+func TestLoaderWatchesGRPCRoutesAndPods(t *testing.T) {
+	kube := kubefake.NewClientset(
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "app", Labels: map[string]string{mesh.LabelUseWaypoint: "wp"}}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "app"}, Spec: corev1.ServiceSpec{
+			ClusterIP: "10.96.0.10", ClusterIPs: []string{"10.96.0.10"}, Ports: []corev1.ServicePort{{Name: "grpc", Port: 80}}}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "v2", Namespace: "app"}, Spec: corev1.ServiceSpec{
+			ClusterIP: "10.96.0.11", ClusterIPs: []string{"10.96.0.11"}, Ports: []corev1.ServicePort{{Name: "grpc", Port: 80}}}},
+		&discoveryv1.EndpointSlice{
+			ObjectMeta:  metav1.ObjectMeta{Name: "v2-1", Namespace: "app", Labels: map[string]string{discoveryv1.LabelServiceName: "v2"}},
+			AddressType: discoveryv1.AddressTypeIPv4, Ports: []discoveryv1.EndpointPort{{Name: ptr.To("grpc"), Port: ptr.To[int32](7070)}},
+			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.1.0.2"}}}},
+	)
+	kube.Resources = []*metav1.APIResourceList{
+		{GroupVersion: "gateway.networking.k8s.io/v1", APIResources: []metav1.APIResource{{Name: "httproutes"}, {Name: "grpcroutes"}}},
+		{GroupVersion: "gateway.networking.k8s.io/v1beta1", APIResources: []metav1.APIResource{{Name: "referencegrants"}}},
+	}
+	gw := gwfake.NewSimpleClientset()
+	var current atomic.Pointer[routing.Table]
+	all := routing.Waypoint{Namespace: "app", Name: "wp", For: routing.ForAll}
+	l := &Loader{Waypoint: all, Kube: kube, Gateway: gw, Debounce: 20 * time.Millisecond, Apply: func(t *routing.Table) { current.Store(t) }}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	eventually := tableWaiter(t, &current, done, 5*time.Second)
+
+	grpcBackend := func() string {
+		d := current.Load().Lookup(webVIP)
+		if d == nil {
+			return "no destination"
+		}
+		r := httptest.NewRequest("POST", "/foo.Bar/Get", nil)
+		r.Header.Set("Content-Type", "application/grpc")
+		if dec := d.Decide(r, 0); dec.Backend != nil {
+			return dec.Backend.Backend.Label()
+		}
+		return "no backend"
+	}
+	eventually("initial table", func() bool { return grpcBackend() != "no destination" })
+	route := &gwv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Name: "g", Namespace: "app"}, Spec: gwv1.GRPCRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Group: ptr.To[gwv1.Group](""), Kind: ptr.To[gwv1.Kind]("Service"), Name: "web"}}},
+		Rules: []gwv1.GRPCRouteRule{{
+			Matches:     []gwv1.GRPCRouteMatch{{Method: &gwv1.GRPCMethodMatch{Service: ptr.To("foo.Bar")}}},
+			BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "v2", Port: ptr.To[int32](80)}}}},
+		}},
+	}}
+	if _, err := gw.GatewayV1().GRPCRoutes("app").Create(ctx, route, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually("GRPCRoute applied", func() bool { return grpcBackend() == "app/v2:80" })
+
+	podIP := netip.MustParseAddrPort("10.1.0.9:8080")
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "app"}, Spec: corev1.PodSpec{ServiceAccountName: "p-sa"},
+		Status: corev1.PodStatus{PodIPs: []corev1.PodIP{{IP: "10.1.0.9"}}}}
+	if _, err := kube.CoreV1().Pods("app").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually("pod served by address", func() bool {
+		d := current.Load().Lookup(podIP)
+		return d != nil && d.Workload && d.Self.Endpoints[0].ServiceAccount == "p-sa"
+	})
+	pod.Labels = map[string]string{mesh.LabelUseWaypoint: mesh.UseWaypointNone}
+	if _, err := kube.CoreV1().Pods("app").Update(ctx, pod, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually("pod opted out by its label", func() bool { return current.Load().Lookup(podIP) == nil })
+}
+
+func TestSlimPodKeepsWhatRoutingReads(t *testing.T) {
+	full := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "app", Labels: map[string]string{
+			mesh.LabelUseWaypoint: "wp", mesh.LabelDataplaneMode: "ambient", "app": "web", "pod-template-hash": "abc"},
+			Annotations: map[string]string{"big": strings.Repeat("x", 1000)}},
+		Spec:   corev1.PodSpec{ServiceAccountName: "sa", HostNetwork: true, Containers: []corev1.Container{{Name: "c", Image: "i"}}},
+		Status: corev1.PodStatus{PodIPs: []corev1.PodIP{{IP: "10.1.0.9"}, {IP: "fd00::9"}}, Phase: corev1.PodRunning},
+	}
+	obj, err := slimPod(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := obj.(*corev1.Pod)
+	if len(p.Labels) != 2 || p.Labels[mesh.LabelUseWaypoint] != "wp" || p.Annotations != nil || len(p.Spec.Containers) != 0 ||
+		p.Spec.ServiceAccountName != "sa" || !p.Spec.HostNetwork || len(p.Status.PodIPs) != 2 || p.Status.Phase != "" {
+		t.Errorf("slim pod = %+v", p)
+	}
+	if w := workloadOf(p); len(w.IPs) != 0 {
+		t.Errorf("a host-network pod has the node's address, never a workload destination: %+v", w)
+	}
+	p.Spec.HostNetwork = false
+	if w := workloadOf(p); len(w.IPs) != 2 || w.ServiceAccount != "sa" {
+		t.Errorf("workload = %+v", w)
+	}
+}
+
+func TestParseReadsGRPCRoutesAndPodAddresses(t *testing.T) {
+	doc := `apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: g, namespace: app}
+spec:
+  parentRefs: [{group: "", kind: Service, name: web}]
+  rules: [{backendRefs: [{name: v2, port: 80}]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: app, labels: {mesh.wayfabric.io/use-waypoint: wp}}
+spec: {serviceAccountName: p-sa, containers: [{name: c, image: x}]}
+status: {podIPs: [{ip: 10.1.0.9}]}
+`
+	in, err := Parse([]byte(doc), wp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.GRPCRoutes) != 1 || in.GRPCRoutes[0].Name != "g" {
+		t.Errorf("GRPCRoutes = %+v", in.GRPCRoutes)
+	}
+	if len(in.Workloads) != 1 || in.Workloads[0].ServiceAccount != "p-sa" || len(in.Workloads[0].IPs) != 1 || in.Workloads[0].Labels[mesh.LabelUseWaypoint] != "wp" {
+		t.Errorf("Workloads = %+v", in.Workloads)
+	}
+}

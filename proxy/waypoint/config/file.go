@@ -31,8 +31,8 @@ var fileScheme = func() *runtime.Scheme {
 }()
 
 // LoadFile reads Kubernetes manifests (multi-document YAML or JSON:
-// Namespaces, Services, EndpointSlices, Pods, HTTPRoutes, ReferenceGrants,
-// AuthorizationPolicies)
+// Namespaces, Services, EndpointSlices, Pods, HTTPRoutes, GRPCRoutes,
+// ReferenceGrants, AuthorizationPolicies)
 // into a routing input: a static configuration for benchmarks, tests and
 // running without an API server. Unknown kinds are an error.
 func LoadFile(path string, wp routing.Waypoint) (routing.Input, error) {
@@ -72,8 +72,11 @@ func Parse(data []byte, wp routing.Waypoint) (routing.Input, error) {
 			in.EndpointSlices = append(in.EndpointSlices, o)
 		case *corev1.Pod:
 			in.PodServiceAccounts[types.NamespacedName{Namespace: o.Namespace, Name: o.Name}] = o.Spec.ServiceAccountName
+			in.Workloads = append(in.Workloads, workloadOf(o))
 		case *gwv1.HTTPRoute:
 			in.HTTPRoutes = append(in.HTTPRoutes, o)
+		case *gwv1.GRPCRoute:
+			in.GRPCRoutes = append(in.GRPCRoutes, o)
 		case *gwv1.ReferenceGrant:
 			in.ReferenceGrants = append(in.ReferenceGrants, o)
 		case *meshv1alpha1.AuthorizationPolicy:

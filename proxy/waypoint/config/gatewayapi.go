@@ -26,9 +26,13 @@ var gatewayKinds = []struct{ groupVersion, resource string }{
 	{gwv1beta1.GroupVersion.String(), "referencegrants"},
 }
 
-// gatewaySource serves HTTPRoutes and ReferenceGrants from informers once
-// the API server serves them, and none before: a waypoint on a cluster
-// without the Gateway API routes Services to themselves.
+// grpcRoutesKind is watched when served: GRPCRoute is GA (v1) from Gateway
+// API 1.1, and a cluster with an older release still gets its HTTPRoutes.
+var grpcRoutesKind = struct{ groupVersion, resource string }{gwv1.GroupVersion.String(), "grpcroutes"}
+
+// gatewaySource serves HTTPRoutes, GRPCRoutes and ReferenceGrants from
+// informers once the API server serves them, and none before: a waypoint on
+// a cluster without the Gateway API routes Services to themselves.
 type gatewaySource struct {
 	*Loader
 	current atomic.Pointer[gatewayListers]
@@ -38,6 +42,7 @@ type gatewaySource struct {
 
 type gatewayListers struct {
 	route func(labels.Selector) ([]*gwv1.HTTPRoute, error)
+	grpc  func(labels.Selector) ([]*gwv1.GRPCRoute, error) // nil when not served
 	grant func(labels.Selector) ([]*gwv1beta1.ReferenceGrant, error)
 }
 
@@ -72,6 +77,13 @@ func (g *gatewaySource) routes(s labels.Selector) ([]*gwv1.HTTPRoute, error) {
 	return nil, nil
 }
 
+func (g *gatewaySource) grpcRoutes(s labels.Selector) ([]*gwv1.GRPCRoute, error) {
+	if l := g.current.Load(); l != nil && l.grpc != nil {
+		return l.grpc(s)
+	}
+	return nil, nil
+}
+
 func (g *gatewaySource) grants(s labels.Selector) ([]*gwv1.ReferenceGrant, error) {
 	l := g.current.Load()
 	if l == nil {
@@ -90,7 +102,18 @@ func (g *gatewaySource) watch(ctx context.Context, notify cache.ResourceEventHan
 	gf := gwinformers.NewSharedInformerFactory(g.Gateway, 0)
 	routes := gf.Gateway().V1().HTTPRoutes()
 	grants := gf.Gateway().V1beta1().ReferenceGrants()
-	for _, inf := range []cache.SharedIndexInformer{routes.Informer(), grants.Informer()} {
+	informers := []cache.SharedIndexInformer{routes.Informer(), grants.Informer()}
+	listers := &gatewayListers{route: routes.Lister().List, grant: grants.Lister().List}
+	if served, err := servesResource(g.Kube.Discovery(), grpcRoutesKind.groupVersion, grpcRoutesKind.resource); err != nil {
+		return err
+	} else if served {
+		grpc := gf.Gateway().V1().GRPCRoutes()
+		informers = append(informers, grpc.Informer())
+		listers.grpc = grpc.Lister().List
+	} else {
+		g.Log.Info("GRPCRoutes (gateway.networking.k8s.io/v1) not served: only HTTPRoutes apply; restart the waypoint after upgrading the Gateway API")
+	}
+	for _, inf := range informers {
 		if _, err := inf.AddEventHandler(notify); err != nil {
 			return err
 		}
@@ -107,7 +130,7 @@ func (g *gatewaySource) watch(ctx context.Context, notify cache.ResourceEventHan
 			return fmt.Errorf("cache for %v did not sync", typ)
 		}
 	}
-	g.current.Store(&gatewayListers{route: routes.Lister().List, grant: grants.Lister().List})
+	g.current.Store(listers)
 	changed()
 	return nil
 }
@@ -144,19 +167,27 @@ func (g *gatewaySource) await(ctx context.Context, notify cache.ResourceEventHan
 func missingGatewayKinds(d discovery.DiscoveryInterface) ([]string, error) {
 	var missing []string
 	for _, k := range gatewayKinds {
-		list, err := d.ServerResourcesForGroupVersion(k.groupVersion)
-		switch {
-		case apierrors.IsNotFound(err):
-			missing = append(missing, k.resource+"."+k.groupVersion)
-			continue
-		case err != nil:
+		served, err := servesResource(d, k.groupVersion, k.resource)
+		if err != nil {
 			return nil, err
 		}
-		if !slices.ContainsFunc(list.APIResources, func(r metav1.APIResource) bool { return r.Name == k.resource }) {
+		if !served {
 			missing = append(missing, k.resource+"."+k.groupVersion)
 		}
 	}
 	return missing, nil
+}
+
+// servesResource asks discovery whether groupVersion has resource.
+func servesResource(d discovery.DiscoveryInterface, groupVersion, resource string) (bool, error) {
+	list, err := d.ServerResourcesForGroupVersion(groupVersion)
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return slices.ContainsFunc(list.APIResources, func(r metav1.APIResource) bool { return r.Name == resource }), nil
 }
 
 func errString(err error) string {

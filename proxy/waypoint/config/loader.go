@@ -1,7 +1,7 @@
 // Package config feeds the waypoint from the Kubernetes API: informers for
-// HTTPRoutes, ReferenceGrants, Services, EndpointSlices, Namespaces, Pods
-// (service accounts only) and AuthorizationPolicies are compiled into a
-// routing.Table and handed to
+// HTTPRoutes, GRPCRoutes, ReferenceGrants, Services, EndpointSlices,
+// Namespaces, Pods (service account, addresses, mesh labels) and
+// AuthorizationPolicies are compiled into a routing.Table and handed to
 // the proxy, which swaps it atomically. A bad route is skipped by the
 // compiler; nothing here blocks other routes or stops the data plane. Without
 // the Gateway API CRDs the waypoint serves Services with no routes and starts
@@ -11,6 +11,7 @@ package config
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/wayfabric/wayfabric/api/mesh"
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
 
 	"github.com/wayfabric/wayfabric/proxy/authz"
@@ -110,7 +112,7 @@ func (l *Loader) Run(ctx context.Context) error {
 
 	listers := listerSet{
 		svc: svcs.Lister().List, slice: slices.Lister().List, ns: nss.Lister().List, pod: pods.Lister().List,
-		route: gw.routes, grant: gw.grants, policy: ps.policies,
+		route: gw.routes, grpc: gw.grpcRoutes, grant: gw.grants, policy: ps.policies,
 	}
 	var lastSkipped map[routing.Skipped]bool
 	var lastBroken map[string]string
@@ -185,15 +187,43 @@ func (l *Loader) logBrokenPolicies(set *authz.Set, prev map[string]string) map[s
 	return now
 }
 
+// slimPod keeps what the compiler reads of a Pod: its service account, its
+// addresses (workload destinations) and the two mesh labels.
 func slimPod(obj any) (any, error) {
 	p, ok := obj.(*corev1.Pod)
 	if !ok {
 		return obj, nil // tombstones pass through
 	}
+	var labels map[string]string
+	for _, k := range []string{mesh.LabelUseWaypoint, mesh.LabelDataplaneMode} {
+		if v, ok := p.Labels[k]; ok {
+			if labels == nil {
+				labels = map[string]string{}
+			}
+			labels[k] = v
+		}
+	}
 	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion},
-		Spec:       corev1.PodSpec{ServiceAccountName: p.Spec.ServiceAccountName},
+		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion, Labels: labels},
+		Spec:       corev1.PodSpec{ServiceAccountName: p.Spec.ServiceAccountName, HostNetwork: p.Spec.HostNetwork},
+		Status:     corev1.PodStatus{PodIPs: p.Status.PodIPs},
 	}, nil
+}
+
+// workloadOf is the compiler's view of a Pod; a pod that shares the node's
+// network (hostNetwork) has the node's address and is never a workload
+// destination, so only its identity is kept.
+func workloadOf(p *corev1.Pod) routing.Workload {
+	w := routing.Workload{Namespace: p.Namespace, Name: p.Name, ServiceAccount: p.Spec.ServiceAccountName, Labels: p.Labels}
+	if p.Spec.HostNetwork {
+		return w
+	}
+	for _, ip := range p.Status.PodIPs {
+		if a, err := netip.ParseAddr(ip.IP); err == nil {
+			w.IPs = append(w.IPs, a)
+		}
+	}
+	return w
 }
 
 type listerSet struct {
@@ -202,6 +232,7 @@ type listerSet struct {
 	ns    func(labels.Selector) ([]*corev1.Namespace, error)
 	pod   func(labels.Selector) ([]*corev1.Pod, error)
 	route func(labels.Selector) ([]*gwv1.HTTPRoute, error)
+	grpc  func(labels.Selector) ([]*gwv1.GRPCRoute, error)
 	grant func(labels.Selector) ([]*gwv1.ReferenceGrant, error)
 	// policy may be nil (no policies).
 	policy func(labels.Selector) ([]*meshv1alpha1.AuthorizationPolicy, error)
@@ -223,6 +254,9 @@ func (ls listerSet) input(wp routing.Waypoint) (routing.Input, error) {
 	if in.HTTPRoutes, err = ls.route(all); err != nil {
 		return in, err
 	}
+	if in.GRPCRoutes, err = ls.grpc(all); err != nil {
+		return in, err
+	}
 	if in.ReferenceGrants, err = ls.grant(all); err != nil {
 		return in, err
 	}
@@ -236,10 +270,12 @@ func (ls listerSet) input(wp routing.Waypoint) (routing.Input, error) {
 		return in, err
 	}
 	in.PodServiceAccounts = make(map[types.NamespacedName]string, len(pods))
+	in.Workloads = make([]routing.Workload, 0, len(pods))
 	for _, p := range pods {
 		if sa := p.Spec.ServiceAccountName; sa != "" {
 			in.PodServiceAccounts[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}] = sa
 		}
+		in.Workloads = append(in.Workloads, workloadOf(p))
 	}
 	return in, nil
 }

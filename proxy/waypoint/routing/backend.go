@@ -28,6 +28,10 @@ type index struct {
 	slices    map[types.NamespacedName][]*discoveryv1.EndpointSlice
 	backends  map[backendKey]*Backend
 	grantsFor map[string][]*gwv1.ReferenceGrant // by grant namespace
+	// podLabels and podPorts come from Input.Workloads and the EndpointSlices:
+	// a pod's own labels, and the Service ports its target ports serve.
+	podLabels map[types.NamespacedName]map[string]string
+	podPorts  map[types.NamespacedName]map[uint16]*corev1.ServicePort
 }
 
 func newIndex(in *Input) *index {
@@ -38,6 +42,11 @@ func newIndex(in *Input) *index {
 		slices:    map[types.NamespacedName][]*discoveryv1.EndpointSlice{},
 		backends:  map[backendKey]*Backend{},
 		grantsFor: map[string][]*gwv1.ReferenceGrant{},
+		podLabels: map[types.NamespacedName]map[string]string{},
+	}
+	for i := range in.Workloads {
+		w := &in.Workloads[i]
+		ix.podLabels[types.NamespacedName{Namespace: w.Namespace, Name: w.Name}] = w.Labels
 	}
 	for _, ns := range in.Namespaces {
 		if ns != nil {
@@ -61,7 +70,57 @@ func newIndex(in *Input) *index {
 			ix.grantsFor[g.Namespace] = append(ix.grantsFor[g.Namespace], g)
 		}
 	}
+	if in.Waypoint.servesWorkloads() {
+		ix.podPorts = ix.servicePortsByPod()
+	}
 	return ix
+}
+
+// servicePortsByPod maps each pod of the waypoint's namespace to the Service
+// ports whose EndpointSlices name it, by target port, so workload traffic to
+// a declared port is read as its Service declares (first Service wins).
+func (ix *index) servicePortsByPod() map[types.NamespacedName]map[uint16]*corev1.ServicePort {
+	out := map[types.NamespacedName]map[uint16]*corev1.ServicePort{}
+	for svcName, slices := range ix.slices {
+		svc := ix.services[svcName]
+		if svc == nil || svcName.Namespace != ix.in.Waypoint.Namespace {
+			continue
+		}
+		for _, es := range slices {
+			for _, p := range es.Ports {
+				if p.Port == nil || (p.Protocol != nil && !protocolTCP(*p.Protocol)) {
+					continue
+				}
+				var sp *corev1.ServicePort
+				for i := range svc.Spec.Ports {
+					if svc.Spec.Ports[i].Name == ptrStr(p.Name) {
+						sp = &svc.Spec.Ports[i]
+					}
+				}
+				if sp == nil {
+					continue
+				}
+				for _, ep := range es.Endpoints {
+					if ref := ep.TargetRef; ref != nil && ref.Kind == "Pod" {
+						k := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
+						if out[k] == nil {
+							out[k] = map[uint16]*corev1.ServicePort{}
+						}
+						if _, taken := out[k][uint16(*p.Port)]; !taken {
+							out[k][uint16(*p.Port)] = sp
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// inMeshPod: a pod is in the mesh by its own dataplane-mode label, else by
+// its namespace's (mesh.Enrolled).
+func (ix *index) inMeshPod(pod types.NamespacedName) bool {
+	return mesh.Enrolled(ix.podLabels[pod], ix.nsLabels[pod.Namespace])
 }
 
 // usesWaypoint reports whether the Service's traffic goes through this
@@ -77,16 +136,28 @@ func (ix *index) inMesh(ns string) bool {
 	return mesh.Enrolled(nil, ix.nsLabels[ns])
 }
 
-// referencePermitted reports whether a route in fromNS may refer to the
-// Service svc (ReferenceGrant, Gateway API "Cross Namespace" rules).
-func (ix *index) referencePermitted(fromNS string, svc types.NamespacedName) bool {
-	if fromNS == svc.Namespace {
+// referrer is the route a backend reference comes from.
+type referrer struct {
+	namespace string
+	kind      string // kindHTTPRoute or kindGRPCRoute, as ReferenceGrants name it
+	// noGrant: the reference needs no ReferenceGrant. GEP-1294 lets mesh
+	// routes reach any namespace; Wayfabric uses that only for consumer
+	// routes, which change nobody's traffic but their own namespace's. A
+	// producer route would send every client's requests, with the waypoint's
+	// identity, into the other namespace, so that namespace must agree.
+	noGrant bool
+}
+
+// referencePermitted reports whether a route may refer to the Service svc
+// (ReferenceGrant, Gateway API "Cross Namespace" rules).
+func (ix *index) referencePermitted(from referrer, svc types.NamespacedName) bool {
+	if from.namespace == svc.Namespace || from.noGrant {
 		return true
 	}
 	for _, g := range ix.grantsFor[svc.Namespace] {
 		fromOK := false
 		for _, f := range g.Spec.From {
-			if string(f.Group) == gatewayAPIGroup && f.Kind == "HTTPRoute" && string(f.Namespace) == fromNS {
+			if string(f.Group) == gatewayAPIGroup && string(f.Kind) == from.kind && string(f.Namespace) == from.namespace {
 				fromOK = true
 				break
 			}
@@ -113,10 +184,11 @@ func (ix *index) invalid(svc types.NamespacedName, port int32, reason string) *B
 	return b
 }
 
-// resolve turns a backend reference of a route in routeNS into a Backend.
-// Invalid references still yield a Backend (with Invalid set) so that their
-// share of traffic gets a 500, as the spec requires.
-func (ix *index) resolve(routeNS string, ref gwv1.BackendObjectReference) *Backend {
+// resolve turns a backend reference of a route into a Backend. Invalid
+// references still yield a Backend (with Invalid set) so that their share of
+// traffic gets a 500, as the spec requires.
+func (ix *index) resolve(from referrer, ref gwv1.BackendObjectReference) *Backend {
+	routeNS := from.namespace
 	ns := routeNS
 	if ref.Namespace != nil {
 		ns = string(*ref.Namespace)
@@ -135,7 +207,7 @@ func (ix *index) resolve(routeNS string, ref gwv1.BackendObjectReference) *Backe
 	if port == 0 {
 		return ix.invalid(svcName, port, fmt.Sprintf("backend %s: port is required for a Service", svcName))
 	}
-	if !ix.referencePermitted(routeNS, svcName) {
+	if !ix.referencePermitted(from, svcName) {
 		return ix.invalid(svcName, port, fmt.Sprintf("backend %s: reference from namespace %s not permitted by any ReferenceGrant", svcName, routeNS))
 	}
 	k := backendKey{svc: svcName, port: port}
@@ -156,7 +228,7 @@ func (ix *index) resolve(routeNS string, ref gwv1.BackendObjectReference) *Backe
 	if sp == nil {
 		return ix.invalid(svcName, port, fmt.Sprintf("backend %s: service has no TCP port %d", svcName, port))
 	}
-	b := &Backend{Service: svcName, Port: port, H2C: isH2C(sp), Endpoints: ix.endpoints(svcName, sp)}
+	b := &Backend{Service: svcName, Port: port, H2C: isH2C(sp), FollowClient: undeclaredHTTPVersion(sp), Endpoints: ix.endpoints(svcName, sp)}
 	ix.backends[k] = b
 	return b
 }
@@ -198,12 +270,22 @@ func (ix *index) endpoints(svc types.NamespacedName, sp *corev1.ServicePort) []E
 				ap := netip.AddrPortFrom(ip.Unmap(), uint16(port))
 				if !seen[ap] {
 					seen[ap] = true
-					out = append(out, Endpoint{Addr: ap, InMesh: inMesh, Namespace: svc.Namespace, ServiceAccount: ix.serviceAccount(ep)})
+					out = append(out, Endpoint{Addr: ap, InMesh: ix.endpointInMesh(ep, inMesh), Namespace: svc.Namespace, ServiceAccount: ix.serviceAccount(ep)})
 				}
 			}
 		}
 	}
 	return out
+}
+
+// endpointInMesh: a pod's own label overrides its namespace's (mesh.Enrolled).
+func (ix *index) endpointInMesh(ep discoveryv1.Endpoint, nsInMesh bool) bool {
+	if ref := ep.TargetRef; ref != nil && ref.Kind == "Pod" {
+		if pod := ix.podLabels[types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}]; pod[mesh.LabelDataplaneMode] != "" {
+			return mesh.Enrolled(pod, nil)
+		}
+	}
+	return nsInMesh
 }
 
 func (ix *index) serviceAccount(ep discoveryv1.Endpoint) string {
@@ -229,6 +311,17 @@ func isH2C(sp *corev1.ServicePort) bool {
 		return true
 	}
 	return strings.HasPrefix(sp.Name, "http2") || strings.HasPrefix(sp.Name, "grpc")
+}
+
+// undeclaredHTTPVersion: the port says nothing of the HTTP version
+// (no appProtocol, and a name that is neither http* nor grpc*), so the
+// upstream request keeps the client's.
+func undeclaredHTTPVersion(sp *corev1.ServicePort) bool {
+	if ptrStr(sp.AppProtocol) != "" {
+		return false
+	}
+	name := strings.ToLower(sp.Name)
+	return !strings.HasPrefix(name, "http") && !strings.HasPrefix(name, "grpc")
 }
 
 // portProtocol decides how to read traffic to a service port.

@@ -10,7 +10,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
-func compileFilters(ix *index, routeNS string, fs []gwv1.HTTPRouteFilter, rule *Rule, ms []*matcher) error {
+func compileFilters(ix *index, from referrer, fs []gwv1.HTTPRouteFilter, rule *Rule, ms []*matcher) error {
 	for k := range fs {
 		f := &fs[k]
 		var err error
@@ -37,11 +37,16 @@ func compileFilters(ix *index, routeNS string, fs []gwv1.HTTPRouteFilter, rule *
 			rule.Rewrite, err = rewrite(f.URLRewrite, ms)
 		case gwv1.HTTPRouteFilterRequestMirror:
 			var mi Mirror
-			mi, err = mirror(ix, routeNS, f.RequestMirror)
+			mi, err = mirror(ix, from, f.RequestMirror)
 			if err == nil && mi.Backend.Invalid == "" {
 				// Spec: an unresolvable mirror backend is dropped, not fatal.
 				rule.Mirrors = append(rule.Mirrors, mi)
 			}
+		case gwv1.HTTPRouteFilterCORS:
+			if rule.CORS != nil {
+				return fmt.Errorf("filters[%d]: CORS specified twice", k)
+			}
+			rule.CORS, err = compileCORS(f.CORS)
 		default:
 			return fmt.Errorf("filters[%d]: unsupported filter type %q", k, f.Type)
 		}
@@ -184,11 +189,11 @@ func rewrite(f *gwv1.HTTPURLRewriteFilter, ms []*matcher) (*Rewrite, error) {
 	return rw, err
 }
 
-func mirror(ix *index, routeNS string, f *gwv1.HTTPRequestMirrorFilter) (Mirror, error) {
+func mirror(ix *index, from referrer, f *gwv1.HTTPRequestMirrorFilter) (Mirror, error) {
 	if f == nil {
 		return Mirror{}, fmt.Errorf("configuration missing")
 	}
-	mi := Mirror{Backend: ix.resolve(routeNS, f.BackendRef), Numerator: 100, Denominator: 100}
+	mi := Mirror{Backend: ix.resolve(from, f.BackendRef), Numerator: 100, Denominator: 100}
 	switch {
 	case f.Percent != nil && f.Fraction != nil:
 		return mi, fmt.Errorf("only one of percent and fraction may be set")

@@ -16,6 +16,10 @@ type Request struct {
 	EscapedPath string
 	RawQuery    string
 	TLS         bool
+	// Client is the namespace of the client workload (from the tunnel's
+	// verified SPIFFE identity; "" when unknown): it selects that
+	// namespace's consumer routes (GEP-1294).
+	Client string
 	// Header returns the values of a header field joined with "," and
 	// whether it is present; name is in canonical form. Nil means no fields.
 	Header func(name string) (string, bool)

@@ -1,7 +1,6 @@
 package routing
 
 import (
-	"net/http"
 	"net/netip"
 	"regexp"
 	"time"
@@ -26,6 +25,8 @@ const (
 // Table is the compiled, immutable routing state of one waypoint.
 type Table struct {
 	destinations map[netip.AddrPort]*Destination
+	// workloads are the pods served by address (Waypoint.For workload or all).
+	workloads map[netip.Addr]*workload
 	// Skipped lists routes or rules left out of the table and why. The
 	// operator reports the same conditions in route status.
 	Skipped []Skipped
@@ -40,19 +41,34 @@ type Skipped struct {
 	Reason string
 }
 
-// Destination is one Service port that uses this waypoint.
+// Destination is one Service port that uses this waypoint, or one port of
+// a pod addressed by IP (Workload).
 type Destination struct {
 	Service types.NamespacedName
 	// ServiceLabel is Service.String(), kept for per-request metrics.
 	ServiceLabel string
 	Port         int32
 	Protocol     Protocol
+	// Workload: the destination is a pod (Service names the pod), not a Service.
+	Workload bool
 	// Self is the Service port itself: where L4 (non-HTTP) traffic goes.
 	Self *Backend
 	// Authz is what the waypoint enforces on this destination's traffic;
 	// nil when no policy applies (everything allowed, at no cost).
-	Authz    *authz.Evaluator
-	matchers []*matcher
+	Authz *authz.Evaluator
+	// producer holds the routes for every client: the Service's own
+	// (producer) routes, else the waypoint's, else the default route.
+	producer matcherSet
+	// consumers holds, per client namespace, the consumer routes of that
+	// namespace (GEP-1294): they replace producer for its clients only.
+	consumers map[string]matcherSet
+}
+
+// matcherSet is the ordered matchers of one group of routes of one kind:
+// GRPCRoutes and HTTPRoutes never merge (GEP-1016, GEP-1294).
+type matcherSet struct {
+	ms   []*matcher
+	grpc bool
 }
 
 // Endpoint is one ready address of a backend.
@@ -70,8 +86,11 @@ type Backend struct {
 	Service types.NamespacedName
 	Port    int32
 	// H2C: the service port declares HTTP/2 without TLS (appProtocol).
-	H2C       bool
-	Endpoints []Endpoint
+	H2C bool
+	// FollowClient: the port declares no HTTP version, so requests go
+	// upstream in the version the client used (HTTP/2 as h2c).
+	FollowClient bool
+	Endpoints    []Endpoint
 	// Invalid is non-empty when the reference cannot be used (requests to it get 500).
 	Invalid string
 }
@@ -117,6 +136,7 @@ type Rule struct {
 	Redirect        *Redirect
 	Rewrite         *Rewrite
 	Mirrors         []Mirror
+	CORS            *CORS
 	Backends        []WeightedBackend
 	totalWeight     int64
 
@@ -157,13 +177,16 @@ func (v *valueMatch) matches(got string) bool {
 }
 
 type matcher struct {
-	kind      pathKind
-	path      string
-	pathRE    *regexp.Regexp
-	method    string
-	headers   []valueMatch
-	query     []valueMatch
-	hostnames []string
+	// grpcService and grpcMethod are the lengths of a GRPCRoute method
+	// match's service and method, for GRPCRoute precedence.
+	grpcService, grpcMethod int
+	kind                    pathKind
+	path                    string
+	pathRE                  *regexp.Regexp
+	method                  string
+	headers                 []valueMatch
+	query                   []valueMatch
+	hostnames               []string
 	// hostRank orders matchers of routes with hostnames: an exact hostname
 	// beats a wildcard, longer beats shorter; 0 for routes without hostnames.
 	hostRank int
@@ -175,15 +198,23 @@ type matcher struct {
 	matchIdx int
 }
 
-// Lookup returns the destination for a Service VIP and port, or nil.
+// Lookup returns the destination for a Service VIP and port, or for a port
+// of a pod this waypoint serves by address, or nil.
 func (t *Table) Lookup(addr netip.AddrPort) *Destination {
 	if t == nil {
 		return nil
 	}
-	return t.destinations[netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())]
+	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+	if d := t.destinations[addr]; d != nil {
+		return d
+	}
+	if w := t.workloads[addr.Addr()]; w != nil {
+		return w.destination(addr.Port())
+	}
+	return nil
 }
 
-// Destinations returns the number of destinations (for logs).
+// Destinations returns the number of Service destinations (for logs).
 func (t *Table) Destinations() int {
 	if t == nil {
 		return 0
@@ -191,16 +222,30 @@ func (t *Table) Destinations() int {
 	return len(t.destinations)
 }
 
-// Route picks the rule for r. Match.Rule is nil when no rule matches (404).
-// path must be the normalised request path (see NormalizePath).
-func (d *Destination) Route(r *http.Request, path string) Match {
-	v := ViewOf(r)
-	return d.route(&v, path)
+// Workloads returns the number of pods served by address (for logs).
+func (t *Table) Workloads() int {
+	if t == nil {
+		return 0
+	}
+	return len(t.workloads)
 }
 
+// routesFor returns the routes that apply to a client in namespace client
+// ("" when unknown): its namespace's consumer routes if it has any for this
+// destination, else the producer's.
+func (d *Destination) routesFor(client string) matcherSet {
+	if set, ok := d.consumers[client]; ok && client != "" {
+		return set
+	}
+	return d.producer
+}
+
+// route picks the rule for r (its client namespace selects consumer
+// routes). Match.Rule is nil when no rule matches (404). path must be the
+// normalised request path (see NormalizePath).
 func (d *Destination) route(r *Request, path string) Match {
 	host := stripPort(r.Host)
-	for _, m := range d.matchers {
+	for _, m := range d.routesFor(r.Client).ms {
 		if m.matches(r, path, host) {
 			p := ""
 			if m.kind == pathPrefix {

@@ -19,13 +19,15 @@ type routeCase struct {
 	name string
 	spec string // the part of the Gateway API spec the case follows
 	// setup
-	routes []*gwv1.HTTPRoute
-	mutate func(*Input)
+	routes     []*gwv1.HTTPRoute
+	grpcRoutes []*gwv1.GRPCRoute
+	mutate     func(*Input)
 	// request
 	method, target, host string
 	headers              map[string][]string
 	rnd                  uint64
 	dst                  netip.AddrPort
+	client               string // client namespace (from the peer's SPIFFE identity)
 	// expectations
 	noDestination bool
 	status        int
@@ -44,6 +46,7 @@ func runRouteCase(t *testing.T, tc routeCase) {
 	t.Helper()
 	in := baseInput()
 	in.HTTPRoutes = tc.routes
+	in.GRPCRoutes = tc.grpcRoutes
 	if tc.mutate != nil {
 		tc.mutate(&in)
 	}
@@ -81,7 +84,9 @@ func runRouteCase(t *testing.T, tc routeCase) {
 	for k, v := range tc.headers {
 		r.Header[http.CanonicalHeaderKey(k)] = v
 	}
-	dec := d.Decide(r, tc.rnd)
+	v := ViewOf(r)
+	v.Client = tc.client
+	dec := d.DecideRequest(&v, tc.rnd)
 	if dec.Status != tc.status {
 		t.Fatalf("status = %d (%q), want %d", dec.Status, dec.Reason, tc.status)
 	}
