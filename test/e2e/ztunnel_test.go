@@ -208,7 +208,7 @@ spec:
 				return fmt.Sprintf("%d of %d failed", l7.Failed, l7.Sent)
 			}
 			return strings.Join(l7.ErrorSample, " ")
-		}).WithTimeout(2*time.Minute).WithPolling(time.Second).Should(ContainSubstring("status 403"))
+		}).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(ContainSubstring("status 403"))
 		allowed := loadAs("client", "l7-allowed", admin)
 		Expect(allowed.Sent).To(BeNumerically(">", 0))
 		Expect(allowed.Failed).To(BeZero(), "the client identity was refused /admin: %v", allowed.ErrorSample)
