@@ -177,11 +177,11 @@ spec:
   - from: [{source: {principals: ["cluster.local/ns/%[1]s/sa/client"]}}]
 `, ambientNS))
 		var denied loadSummary
-		Eventually(func() int {
+		Eventually(func() bool {
 			denied = loadAs("echo", fmt.Sprintf("l4-denied-%d", time.Now().UnixNano()%100000), "http://"+serverIP+":8080/")
-			return denied.Failed
-		}).WithTimeout(2*time.Minute).WithPolling(time.Second).Should(And(BeNumerically(">", 0), Equal(denied.Sent)),
-			"the echo identity still connects: %+v", denied)
+			return denied.Sent > 0 && denied.Failed == denied.Sent
+		}).WithTimeout(2*time.Minute).WithPolling(time.Second).Should(BeTrue(),
+			func() string { return fmt.Sprintf("the echo identity still connects: %+v", denied) })
 		Expect(getFrom(ambientNS, "http://"+serverIP+":8080/allowed").Pod).To(HavePrefix("echo-"))
 		Expect(ztunnelLogs()).To(And(ContainSubstring("connection denied by authorization policy"),
 			ContainSubstring("/sa/echo")), "the denial is not logged with its peer")
