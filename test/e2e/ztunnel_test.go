@@ -382,10 +382,12 @@ func ztunnelPod() corev1.Pod {
 // ztunnelPods lists the ztunnel pods on the real node not being deleted
 // (two while one hands over to the other). The fake kwok nodes, when the
 // suite runs with them, get a ztunnel pod each too.
-func ztunnelPods() []corev1.Pod {
+func ztunnelPods() []corev1.Pod { return ztunnelPodsOf(zcName) }
+
+func ztunnelPodsOf(config string) []corev1.Pod {
 	GinkgoHelper()
 	var pods corev1.PodList
-	Expect(getJSON(&pods, "-n", operatorNS, "pods", "-l", "mesh.wayfabric.io/ztunnel-config="+zcName,
+	Expect(getJSON(&pods, "-n", operatorNS, "pods", "-l", "mesh.wayfabric.io/ztunnel-config="+config,
 		"--field-selector", "spec.nodeName="+nodeName)).To(Succeed())
 	var live []corev1.Pod
 	for _, p := range pods.Items {
@@ -397,10 +399,14 @@ func ztunnelPods() []corev1.Pod {
 }
 
 // ztunnelLogs are the logs of the ztunnel pods on the real node.
-func ztunnelLogs() string {
+func ztunnelLogs() string { return ztunnelLogsOf(zcName, -1) }
+
+// ztunnelLogsOf returns the last tail lines (-1: all) of each ztunnel pod
+// of config on the real node.
+func ztunnelLogsOf(config string, tail int) string {
 	var all strings.Builder
-	for _, p := range ztunnelPods() {
-		out, _ := kubectl("-n", operatorNS, "logs", p.Name, "--tail=-1")
+	for _, p := range ztunnelPodsOf(config) {
+		out, _ := kubectl("-n", operatorNS, "logs", p.Name, "--tail="+strconv.Itoa(tail))
 		all.WriteString(out)
 	}
 	return all.String()
