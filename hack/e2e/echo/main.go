@@ -278,7 +278,7 @@ func load(ctx context.Context, args []string) error {
 		mu      sync.Mutex
 		lat     []time.Duration
 		byPod   = map[string]int{}
-		lastErr string // the latest failure, shown on the next PROGRESS line
+		lastErr string             // the latest failure, shown on the next PROGRESS line
 		lastBy  = map[string]int{} // answers per pod since the last PROGRESS line
 		errs    []string
 		sent    int
