@@ -435,7 +435,11 @@ metadata: {name: echo}
 				progress, _ = kubectl("-n", "demo", "logs", "deployment/load", "--tail=1")
 				return progress
 			}).WithTimeout(time.Minute).WithPolling(time.Second).Should(ContainSubstring("PROGRESS sent="))
-			Expect(progress).To(ContainSubstring(" failed=0 "))
+			if !strings.Contains(progress, " failed=0 ") {
+				logs, _ := kubectl("-n", "demo", "logs", "deployment/load", "--tail=40")
+				events, _ := kubectl("-n", "demo", "get", "events", "--sort-by=.lastTimestamp")
+				Fail(fmt.Sprintf("the demo's clients saw failures:\n%s\nevents:\n%s\nztunnel:\n%s", logs, events, ztunnelLogsOf(name, 40)))
+			}
 			Expect(progress).To(MatchRegexp(`byPod:\{echo-a-\S+:\d+\((6[5-9]|[7-8]\d|9[0-5])%\) echo-b-\S+:\d+\(`), "the HTTPRoute's 80/20 split")
 			Eventually(func() string {
 				return jsonpath("{.status.load.requestsPerSecond}", "-n", "demo", "waypoint", "waypoint")

@@ -177,11 +177,11 @@ spec:
   - from: [{source: {principals: ["cluster.local/ns/%[1]s/sa/client"]}}]
 `, ambientNS))
 		var denied loadSummary
-		Eventually(func() int {
+		Eventually(func() bool {
 			denied = loadAs("echo", fmt.Sprintf("l4-denied-%d", time.Now().UnixNano()%100000), "http://"+serverIP+":8080/")
-			return denied.Failed
-		}).WithTimeout(2*time.Minute).WithPolling(time.Second).Should(And(BeNumerically(">", 0), Equal(denied.Sent)),
-			"the echo identity still connects: %+v", denied)
+			return denied.Sent > 0 && denied.Failed == denied.Sent
+		}).WithTimeout(2*time.Minute).WithPolling(time.Second).Should(BeTrue(),
+			func() string { return fmt.Sprintf("the echo identity still connects: %+v", denied) })
 		Expect(getFrom(ambientNS, "http://"+serverIP+":8080/allowed").Pod).To(HavePrefix("echo-"))
 		Expect(ztunnelLogs()).To(And(ContainSubstring("connection denied by authorization policy"),
 			ContainSubstring("/sa/echo")), "the denial is not logged with its peer")
@@ -382,10 +382,12 @@ func ztunnelPod() corev1.Pod {
 // ztunnelPods lists the ztunnel pods on the real node not being deleted
 // (two while one hands over to the other). The fake kwok nodes, when the
 // suite runs with them, get a ztunnel pod each too.
-func ztunnelPods() []corev1.Pod {
+func ztunnelPods() []corev1.Pod { return ztunnelPodsOf(zcName) }
+
+func ztunnelPodsOf(config string) []corev1.Pod {
 	GinkgoHelper()
 	var pods corev1.PodList
-	Expect(getJSON(&pods, "-n", operatorNS, "pods", "-l", "mesh.wayfabric.io/ztunnel-config="+zcName,
+	Expect(getJSON(&pods, "-n", operatorNS, "pods", "-l", "mesh.wayfabric.io/ztunnel-config="+config,
 		"--field-selector", "spec.nodeName="+nodeName)).To(Succeed())
 	var live []corev1.Pod
 	for _, p := range pods.Items {
@@ -397,10 +399,14 @@ func ztunnelPods() []corev1.Pod {
 }
 
 // ztunnelLogs are the logs of the ztunnel pods on the real node.
-func ztunnelLogs() string {
+func ztunnelLogs() string { return ztunnelLogsOf(zcName, -1) }
+
+// ztunnelLogsOf returns the last tail lines (-1: all) of each ztunnel pod
+// of config on the real node.
+func ztunnelLogsOf(config string, tail int) string {
 	var all strings.Builder
-	for _, p := range ztunnelPods() {
-		out, _ := kubectl("-n", operatorNS, "logs", p.Name, "--tail=-1")
+	for _, p := range ztunnelPodsOf(config) {
+		out, _ := kubectl("-n", operatorNS, "logs", p.Name, "--tail="+strconv.Itoa(tail))
 		all.WriteString(out)
 	}
 	return all.String()

@@ -278,6 +278,7 @@ func load(ctx context.Context, args []string) error {
 		mu      sync.Mutex
 		lat     []time.Duration
 		byPod   = map[string]int{}
+		lastErr string             // the latest failure, shown on the next PROGRESS line
 		lastBy  = map[string]int{} // answers per pod since the last PROGRESS line
 		errs    []string
 		sent    int
@@ -290,6 +291,7 @@ func load(ctx context.Context, args []string) error {
 		lat = append(lat, d)
 		if err != nil {
 			failed++
+			lastErr = err.Error()
 			if len(errs) < 10 {
 				errs = append(errs, err.Error())
 			}
@@ -346,10 +348,15 @@ loop:
 			mu.Lock()
 			window, by := lat, lastBy
 			lat, lastBy = nil, map[string]int{} // a long-running client keeps one interval, not its whole history
-			f, d := failed, dropped
+			f, d, e := failed, dropped, lastErr
+			lastErr = ""
 			mu.Unlock()
 			slices.Sort(window)
-			fmt.Printf("PROGRESS sent=%d failed=%d dropped=%d lastInterval={done:%d p99ms:%.1f byPod:%s}\n", sent, f, d, len(window), percentileMs(window, 0.99), shares(by))
+			fmt.Printf("PROGRESS sent=%d failed=%d dropped=%d lastInterval={done:%d p99ms:%.1f byPod:%s}", sent, f, d, len(window), percentileMs(window, 0.99), shares(by))
+			if e != "" {
+				fmt.Printf(" lastError=%q", e)
+			}
+			fmt.Println()
 			lastProgress = time.Now()
 		}
 		select {
