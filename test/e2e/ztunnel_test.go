@@ -211,7 +211,11 @@ spec:
 		}).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(ContainSubstring("status 403"))
 		allowed := loadAs("client", "l7-allowed", admin)
 		Expect(allowed.Sent).To(BeNumerically(">", 0))
-		Expect(allowed.Failed).To(BeZero(), "the client identity was refused /admin: %v", allowed.ErrorSample)
+		if allowed.Failed != 0 {
+			wp, _ := kubectl("-n", ambientNS, "logs", "deployment/wp", "--tail=30")
+			Fail(fmt.Sprintf("the client identity was refused /admin: %v\nwaypoint:\n%s\nztunnel:\n%s\npolicies: %s",
+				allowed.ErrorSample, wp, ztunnelLogsOf(zcName, 30), mustKubectl("get", "authorizationpolicies", "-A", "-o", "wide")))
+		}
 		other := loadAs("echo", "l7-other-path", "http://echo."+ambientNS+".svc:8080/public")
 		Expect(other.Failed).To(BeZero(), "the echo identity was refused another path: %v", other.ErrorSample)
 		mustKubectl("-n", ambientNS, "delete", "authorizationpolicy", "admin-not-for-echo")
