@@ -18,4 +18,3 @@ func PodReady(p *corev1.Pod) bool {
 	}
 	return false
 }
-
