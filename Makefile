@@ -53,7 +53,7 @@ lint: ## Run golangci-lint (version pinned in go.mod's tool block, checks in .go
 .PHONY: test
 test: vet lint envtest ## Run all unit and envtest suites (real kube-apiserver and etcd from bin/k8s), then the short fuzz runs.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*'))" || { echo "gofmt needed on:"; gofmt -l .; exit 1; }
-	KUBEBUILDER_ASSETS=$(ENVTEST_DIR) go test $(GO_TEST_FLAGS) ./...
+	WAYFABRIC_REQUIRE_ENVTEST=1 KUBEBUILDER_ASSETS=$(ENVTEST_DIR) go test $(GO_TEST_FLAGS) ./...
 	$(MAKE) -s fuzz-short
 
 # The HTTP/1.1 parser's differential fuzz targets (against net/http), a few

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/wayfabric/wayfabric/internal/testenv"
 	"github.com/wayfabric/wayfabric/proxy/identity"
 )
 
@@ -71,7 +72,7 @@ func runMain(m *testing.M) int {
 func needEnvtest(t *testing.T) {
 	t.Helper()
 	if k8s == nil {
-		t.Skip("KUBEBUILDER_ASSETS is not set: envtest CA tests need kube-apiserver and etcd (make test sets it)")
+		testenv.RequireAssets(t) // TestMain starts envtest whenever the assets are set
 	}
 }
 
