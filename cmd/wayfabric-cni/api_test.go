@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/wayfabric/wayfabric/api/mesh"
+	"github.com/wayfabric/wayfabric/internal/testenv"
 	"github.com/wayfabric/wayfabric/proxy/ztunnel/cni"
 )
 
@@ -82,7 +83,7 @@ func kubeconfigFor(t *testing.T, sa, server string) string {
 func needAPI(t *testing.T) {
 	t.Helper()
 	if kube == nil {
-		t.Skip("KUBEBUILDER_ASSETS is not set: the fallback tests need a kube-apiserver (make test sets it)")
+		testenv.RequireAssets(t) // TestMain starts envtest whenever the assets are set
 	}
 }
 

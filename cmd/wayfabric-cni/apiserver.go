@@ -66,7 +66,7 @@ func (c *apiClient) labels(ctx context.Context, path string) (labels map[string]
 		var status struct {
 			Message string `json:"message"`
 		}
-		json.Unmarshal(body, &status)
+		_ = json.Unmarshal(body, &status) // a body that is no Status leaves the message empty
 		return nil, false, fmt.Errorf("GET %s: %s: %s", path, resp.Status, status.Message)
 	}
 	var obj objectMeta

@@ -41,6 +41,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.ReadyAddr, "ready-addr", fmt.Sprintf(":%d", mesh.PortReadiness), "readiness (/healthz/ready) listen address")
 	fs.StringVar(&r.DebugAddr, "debug-addr", "", "serve Go profiling (/debug/pprof/) here; empty disables it, keep it on loopback")
 	fs.StringVar(&r.CAURL, "ca-url", "", "mesh CA URL, e.g. https://wayfabric-ca.wayfabric-system.svc:15012 (required for HBONE)")
+	fs.StringVar(&r.CAServerName, "ca-server-name", "", "name to verify in the CA's certificate when --ca-url names it otherwise, e.g. by IP from outside the cluster (default: --ca-url's host)")
 	fs.StringVar(&r.RootCertFile, "root-cert", "/var/run/secrets/wayfabric/root-cert.pem", "PEM trust bundle of the mesh CA")
 	fs.StringVar(&r.TokenFile, "token-file", "/var/run/secrets/tokens/wayfabric-token", "projected service-account token presented to the CA")
 	fs.StringVar(&r.CertFile, "cert-file", "", "PEM workload certificate chain to use instead of the mesh CA (benchmarks, running without a cluster); needs --key-file")

@@ -63,7 +63,7 @@ func (o *options) validate() error {
 func (o *options) agent(log logr.Logger) (*ztunnel.Agent, error) {
 	rc, err := restConfig(o.kubeconfig)
 	if err != nil {
-		return nil, fmt.Errorf("Kubernetes client configuration: %w", err)
+		return nil, fmt.Errorf("Kubernetes client configuration: %w", err) //nolint:staticcheck // a proper noun
 	}
 	kube, err := kubernetes.NewForConfig(rc)
 	if err != nil {

@@ -42,8 +42,6 @@ type Options struct {
 	StatusInterval time.Duration
 	// Workers bounds how many Waypoints are collected at the same time.
 	Workers int
-	// Now is the clock (nil: time.Now).
-	Now func() time.Time
 	// Log (zero: ctrl.Log named "autoscaler").
 	Log logr.Logger
 }
@@ -80,9 +78,6 @@ func New(c client.Client, source collector.Source, recorder events.Recorder, o O
 	}
 	if o.Workers <= 0 {
 		o.Workers = DefaultWorkers
-	}
-	if o.Now == nil {
-		o.Now = time.Now
 	}
 	if o.Log.GetSink() == nil {
 		o.Log = ctrl.Log.WithName("autoscaler")

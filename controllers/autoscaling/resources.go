@@ -31,16 +31,6 @@ func toList(r vertical.Resources) corev1.ResourceList {
 	return out
 }
 
-func get(r vertical.Resources, name corev1.ResourceName) int64 {
-	switch name {
-	case corev1.ResourceCPU:
-		return r.MilliCPU
-	case corev1.ResourceMemory:
-		return r.MemoryBytes
-	}
-	return 0
-}
-
 // quantity renders CPU in millicores and memory in binary units, the way
 // people write them (250m, 512Mi).
 func quantity(name corev1.ResourceName, v int64) resource.Quantity {

@@ -23,7 +23,7 @@ import (
 // last load and recommendation and the desired count is held.
 func (c *Controller) step(ctx context.Context, wp *meshv1alpha1.Waypoint, st *state) error {
 	key := client.ObjectKeyFromObject(wp)
-	now := c.opts.Now()
+	now := time.Now()
 	out := &ownedStatus{Load: st.load}
 	cfgErr := st.configure(wp)
 	c.reportConfig(wp, st, cfgErr)

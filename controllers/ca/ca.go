@@ -309,7 +309,7 @@ func (ca *CA) Handler() http.Handler {
 	mux.HandleFunc("POST "+identity.SignPath, ca.handleSign)
 	mux.HandleFunc("GET "+identity.BundlePath, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/x-pem-file")
-		w.Write(bundlePEM(ca.root.Load().roots))
+		_, _ = w.Write(bundlePEM(ca.root.Load().roots)) // a client gone mid-answer is not ours to report
 	})
 	return mux
 }
@@ -347,7 +347,7 @@ func (ca *CA) handleSign(w http.ResponseWriter, r *http.Request) {
 	}
 	ca.log.V(1).Info("issued certificate", "identity", want.String(), "caller", cl.serviceAccount.String(), "pod", cl.podName)
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(identity.SignResponse{CertificateChain: string(chain), TrustBundle: string(bundlePEM(st.roots))})
+	_ = json.NewEncoder(w).Encode(identity.SignResponse{CertificateChain: string(chain), TrustBundle: string(bundlePEM(st.roots))})
 }
 
 // logWriter sends net/http's server errors (TLS handshake failures from
@@ -372,5 +372,5 @@ func (ca *CA) fail(w http.ResponseWriter, r *http.Request, cl *caller, err error
 	ca.log.Info("certificate request refused", append(kv, "reason", err.Error())...)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(identity.ErrorResponse{Error: msg})
+	_ = json.NewEncoder(w).Encode(identity.ErrorResponse{Error: msg})
 }

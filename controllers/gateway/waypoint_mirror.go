@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	meshv1alpha1 "github.com/wayfabric/wayfabric/api/v1alpha1"
@@ -35,7 +36,7 @@ func desiredWaypoint(gw *gatewayv1.Gateway, forType meshv1alpha1.TrafficType) *m
 				gatewayv1.GatewayNameLabelKey:      gw.Name,
 				gatewayv1.GatewayClassNameLabelKey: string(gw.Spec.GatewayClassName),
 			},
-			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(gw, gatewayv1.SchemeGroupVersion.WithKind(kindGateway))},
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(gw, schema.GroupVersion(gatewayv1.GroupVersion).WithKind(kindGateway))},
 		},
 		Spec: meshv1alpha1.WaypointSpec{For: forType},
 	}

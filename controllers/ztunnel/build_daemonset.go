@@ -112,8 +112,8 @@ func volumes(zc *meshv1alpha1.ZtunnelConfig) []corev1.Volume {
 	}
 }
 
-// defaultRequests: ztunnel is small (the brief targets <= 12 MB per 1,000
-// req/s). No default limits: a CPU limit throttles every pod's traffic on
+// defaultRequests: ztunnel is small (it keeps per-connection state only,
+// sized for about 12 MB per 1,000 req/s). No default limits: a CPU limit throttles every pod's traffic on
 // the node, a memory limit turns a spike into a node-wide outage.
 var defaultRequests = corev1.ResourceList{
 	corev1.ResourceCPU:    resource.MustParse("50m"),

@@ -39,7 +39,7 @@ func installStrategy(objs []*unstructured.Unstructured, managerImage string) (in
 		}
 		d := &appsv1.Deployment{}
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, d); err != nil {
-			return inst, nil, fmt.Errorf("Deployment %s: %w", u.GetName(), err)
+			return inst, nil, fmt.Errorf("Deployment %s: %w", u.GetName(), err) //nolint:staticcheck // the kind, as Kubernetes spells it
 		}
 		setManagerImage(d, managerImage)
 		for _, c := range d.Spec.Template.Spec.Containers {
@@ -51,7 +51,7 @@ func installStrategy(objs []*unstructured.Unstructured, managerImage string) (in
 		}
 		sa := d.Spec.Template.Spec.ServiceAccountName
 		if sa == "" {
-			return inst, nil, fmt.Errorf("Deployment %s sets no serviceAccountName", d.Name)
+			return inst, nil, fmt.Errorf("Deployment %s sets no serviceAccountName", d.Name) //nolint:staticcheck // the kind, as Kubernetes spells it
 		}
 		accounts[sa] = true
 		inst.spec.DeploymentSpecs = append(inst.spec.DeploymentSpecs, v1alpha1.StrategyDeploymentSpec{

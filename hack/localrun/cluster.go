@@ -133,11 +133,12 @@ func runManager(ctx context.Context, root, version, kubeconfig string, args []st
 		return err
 	case <-ctx.Done():
 		_ = cmd.Process.Signal(os.Interrupt)
+		// Stopped on purpose: its exit status is not news.
 		select {
-		case <-done:
+		case <-done: //nolint:errcheck // see above
 		case <-time.After(15 * time.Second):
 			_ = cmd.Process.Kill()
-			<-done
+			<-done //nolint:errcheck // see above
 		}
 		return nil
 	}

@@ -41,6 +41,26 @@ func AssetsDir() (string, error) {
 	return dir, nil
 }
 
+// RequireEnv, when set (`make test` sets it), turns a missing
+// KUBEBUILDER_ASSETS from a skip into a failure: a run meant to test against
+// a real API server must never pass by skipping.
+const RequireEnv = "WAYFABRIC_REQUIRE_ENVTEST"
+
+// RequireAssets returns KUBEBUILDER_ASSETS for a test that needs a real
+// kube-apiserver and etcd. Without them t skips, so a plain `go test` works
+// on a machine without the binaries, or fails when RequireEnv is set.
+func RequireAssets(t testing.TB) string {
+	t.Helper()
+	dir, err := AssetsDir()
+	if err != nil {
+		if os.Getenv(RequireEnv) != "" {
+			t.Fatalf("%v (%s is set: envtest tests must run, not skip)", err, RequireEnv)
+		}
+		t.Skip(err.Error())
+	}
+	return dir
+}
+
 // GatewayAPICRDDir is the standard-channel CRD folder of the
 // sigs.k8s.io/gateway-api module version in go.mod.
 func GatewayAPICRDDir() (string, error) {
@@ -57,14 +77,12 @@ func GatewayAPICRDDir() (string, error) {
 	return dir, nil
 }
 
-// StartOrSkip skips t when the envtest binaries are missing, else starts env
-// (as New or NewWithoutGatewayAPI made it, with their error) and stops it
-// when t ends.
+// StartOrSkip skips t when the envtest binaries are missing (see
+// RequireAssets), else starts env (as New or NewWithoutGatewayAPI made it,
+// with their error) and stops it when t ends.
 func StartOrSkip(t testing.TB, env *envtest.Environment, err error) *rest.Config {
 	t.Helper()
-	if _, aerr := AssetsDir(); aerr != nil {
-		t.Skip(aerr.Error())
-	}
+	RequireAssets(t)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,8 +16,6 @@ type Peer struct {
 	IP netip.Addr
 }
 
-func (p *Peer) present() bool { return !p.Identity.IsZero() || p.IP.IsValid() }
-
 // L4Request is a connection as a destination ztunnel (or a waypoint's L4
 // passthrough) sees it.
 type L4Request struct {

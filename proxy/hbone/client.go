@@ -74,7 +74,6 @@ type poolKey struct {
 type pool struct {
 	conns   []*conn
 	dialing chan struct{} // non-nil while a connection is being dialled
-	dialErr error
 }
 
 // NewClient returns a Client. Call Close to release its connections.

@@ -287,7 +287,7 @@ func parseConnect(f *headerBlock) (*ConnectRequest, int, error) {
 	}
 	req := &ConnectRequest{Target: netip.AddrPortFrom(target.Addr().Unmap(), target.Port()), Header: http.Header{}}
 	for _, hf := range f.fields[regular:] {
-		req.Header.Add(http.CanonicalHeaderKey(hf.Name), hf.Value)
+		req.Header.Add(hf.Name, hf.Value)
 	}
 	if fw := req.Header.Get("Forwarded"); fw != "" {
 		src, err := ParseForwarded(fw)

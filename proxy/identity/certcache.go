@@ -31,7 +31,6 @@ type CacheOptions struct {
 	MinBackoff time.Duration // first retry delay after a failed renewal (default 1s)
 	MaxBackoff time.Duration // retry delay cap (default 1m)
 	Log        logr.Logger
-	Now        func() time.Time
 }
 
 // CertCache fetches certificates from an Issuer on first use, keeps them,
@@ -68,9 +67,6 @@ func NewCertCache(ctx context.Context, issuer Issuer, bundle *Bundle, opts Cache
 	}
 	if opts.MaxBackoff < opts.MinBackoff {
 		opts.MaxBackoff = max(time.Minute, opts.MinBackoff)
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
 	}
 	if opts.Log.GetSink() == nil {
 		opts.Log = logr.Discard()
@@ -112,35 +108,33 @@ func (c *CertCache) GetCertificate(ctx context.Context, id ID) (*tls.Certificate
 		c.entries[id] = e
 	}
 	c.mu.Unlock()
-	for {
-		e.mu.Lock()
-		if cert := e.cert; cert != nil && c.opts.Now().Before(cert.Leaf.NotAfter) {
-			e.mu.Unlock()
-			return cert, nil
-		}
-		wait := e.inflight
-		if wait == nil {
-			wait = c.startFetch(id, e)
-		}
+	e.mu.Lock()
+	if cert := e.cert; cert != nil && time.Now().Before(cert.Leaf.NotAfter) {
 		e.mu.Unlock()
-		select {
-		case <-wait:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-c.ctx.Done():
-			return nil, errors.New("certificate cache closed")
-		}
-		e.mu.Lock()
-		cert, err := e.cert, e.lastErr
-		e.mu.Unlock()
-		if cert == nil || !c.opts.Now().Before(cert.Leaf.NotAfter) {
-			if err == nil {
-				err = errors.New("issuer returned an expired certificate")
-			}
-			return nil, fmt.Errorf("certificate for %s: %w", id, err)
-		}
 		return cert, nil
 	}
+	wait := e.inflight
+	if wait == nil {
+		wait = c.startFetch(id, e)
+	}
+	e.mu.Unlock()
+	select {
+	case <-wait:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.ctx.Done():
+		return nil, errors.New("certificate cache closed")
+	}
+	e.mu.Lock()
+	cert, err := e.cert, e.lastErr
+	e.mu.Unlock()
+	if cert == nil || !time.Now().Before(cert.Leaf.NotAfter) {
+		if err == nil {
+			err = errors.New("issuer returned an expired certificate")
+		}
+		return nil, fmt.Errorf("certificate for %s: %w", id, err)
+	}
+	return cert, nil
 }
 
 // startFetch runs one fetch in the background; e.mu must be held.
@@ -156,7 +150,7 @@ func (c *CertCache) startFetch(id ID, e *certEntry) chan struct{} {
 		e.lastErr = err
 		first := e.cert == nil
 		if err == nil {
-			e.cert, e.fetched = cert, c.opts.Now()
+			e.cert, e.fetched = cert, time.Now()
 		}
 		if err == nil && first && e.stop == nil {
 			rctx, stop := context.WithCancel(c.ctx)
@@ -187,7 +181,7 @@ func (c *CertCache) fetch(ctx context.Context, id ID) (*tls.Certificate, error) 
 	if err != nil || got != id {
 		return nil, fmt.Errorf("issuer returned a certificate for %v, want %s (%v)", got, id, err)
 	}
-	if !c.opts.Now().Before(cert.Leaf.NotAfter) {
+	if !time.Now().Before(cert.Leaf.NotAfter) {
 		return nil, fmt.Errorf("issuer returned a certificate that expired at %s", cert.Leaf.NotAfter)
 	}
 	if c.bundle != nil && len(signed.Roots) > 0 {
@@ -206,7 +200,7 @@ func (c *CertCache) renewLoop(ctx context.Context, id ID, e *certEntry) {
 		cur, fetched := e.cert, e.fetched
 		e.mu.Unlock()
 		life := cur.Leaf.NotAfter.Sub(fetched)
-		wait := fetched.Add(life / 2).Sub(c.opts.Now())
+		wait := time.Until(fetched.Add(life / 2))
 		if !ctxtime.Sleep(ctx, wait) {
 			return
 		}
@@ -214,7 +208,7 @@ func (c *CertCache) renewLoop(ctx context.Context, id ID, e *certEntry) {
 			cert, err := c.fetch(ctx, id)
 			if err == nil {
 				e.mu.Lock()
-				e.cert, e.fetched, e.lastErr = cert, c.opts.Now(), nil
+				e.cert, e.fetched, e.lastErr = cert, time.Now(), nil
 				e.mu.Unlock()
 				c.opts.Log.V(1).Info("renewed certificate", "identity", id.String(), "notAfter", cert.Leaf.NotAfter)
 				backoff = c.opts.MinBackoff

@@ -87,8 +87,6 @@ func InTrustDomain(td string) Matcher {
 // its SPIFFE identity against a Matcher.
 type Verifier struct {
 	Bundle *Bundle
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
 }
 
 // VerifyPeer verifies the chain (leaf first) for the given extended key
@@ -103,9 +101,6 @@ func (v Verifier) VerifyPeer(chain []*x509.Certificate, usage x509.ExtKeyUsage, 
 		return ID{}, &VerifyError{Reason: ReasonNoIdentity, Err: err}
 	}
 	now := time.Now()
-	if v.Now != nil {
-		now = v.Now()
-	}
 	inter := x509.NewCertPool()
 	for _, c := range chain[1:] {
 		inter.AddCert(c)

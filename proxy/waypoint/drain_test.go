@@ -143,7 +143,7 @@ func TestDrainUnderLoadLosesNothing(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	servedBefore := served()
-	const drainSeconds = 5 * time.Second
+	const drainBudget = 5 * time.Second
 	start := time.Now()
 	okBeforeDrain := ok.Load()
 	a.p.StartDrain()
@@ -152,7 +152,7 @@ func TestDrainUnderLoadLosesNothing(t *testing.T) {
 	}
 	time.Sleep(500 * time.Millisecond) // endpoint removal reaching clients
 	a.ln.Close()
-	sctx, scancel := context.WithTimeout(ctx, drainSeconds)
+	sctx, scancel := context.WithTimeout(ctx, drainBudget)
 	err := a.p.Shutdown(sctx)
 	scancel()
 	took := time.Since(start)
@@ -161,8 +161,8 @@ func TestDrainUnderLoadLosesNothing(t *testing.T) {
 	stopLoad()
 	load.wg.Wait()
 
-	if err != nil || took >= drainSeconds {
-		t.Errorf("shutdown: err=%v after %v, want clean exit before %v", err, took, drainSeconds)
+	if err != nil || took >= drainBudget {
+		t.Errorf("shutdown: err=%v after %v, want clean exit before %v", err, took, drainBudget)
 	}
 	if n := failed.Load(); n != 0 {
 		t.Errorf("%d of %d requests failed during drain; first: %v", n, n+ok.Load(), firstErr.Load())

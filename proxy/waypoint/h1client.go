@@ -185,7 +185,7 @@ func (h *inlineH1Client) exchange(req *http.Request, c *h1Conn) (*http.Response,
 	if err != nil {
 		if bodyErr != nil {
 			c.nc.Close()
-			<-bodyErr
+			<-bodyErr //nolint:errcheck // the read's error is the one to report
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err) {
 			err = fmt.Errorf("%w: %v", errStaleConn, err)
@@ -325,7 +325,7 @@ func (b *h1Body) release(complete bool) {
 				// Close to unblock the writer; the connection is not reusable.
 				reuse = false
 				b.c.nc.Close()
-				<-b.bodyErr
+				<-b.bodyErr //nolint:errcheck // closed on purpose: its error is ours
 			}
 		}
 		if reuse {

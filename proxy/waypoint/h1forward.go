@@ -109,7 +109,7 @@ func (c *h1conn) lookupHeader(name string) (string, bool) {
 			if found {
 				val = append(append(val, ','), f.Value...)
 			} else {
-				val = append(c.scratch[:0], f.Value...)
+				val = append(c.scratch[:0], f.Value...) //nolint:gocritic // reuses the connection's scratch space
 				found = true
 			}
 		}

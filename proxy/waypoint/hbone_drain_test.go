@@ -64,8 +64,8 @@ func TestHBONEDrainUnderLoadLosesNothing(t *testing.T) {
 		t.Fatalf("readiness during drain: %v %v", resp, err)
 	}
 	time.Sleep(500 * time.Millisecond)
-	const drainSeconds = 5 * time.Second
-	sctx, scancel := context.WithTimeout(ctx, drainSeconds)
+	const drainBudget = 5 * time.Second
+	sctx, scancel := context.WithTimeout(ctx, drainBudget)
 	errc := make(chan error, 1)
 	go func() { errc <- a.p.Shutdown(sctx) }()
 	herr := a.srv.Shutdown(sctx)
@@ -77,8 +77,8 @@ func TestHBONEDrainUnderLoadLosesNothing(t *testing.T) {
 	stopLoad()
 	load.wg.Wait()
 
-	if herr != nil || perr != nil || took >= drainSeconds {
-		t.Errorf("shutdown: hbone=%v proxy=%v after %v, want clean exit before %v", herr, perr, took, drainSeconds)
+	if herr != nil || perr != nil || took >= drainBudget {
+		t.Errorf("shutdown: hbone=%v proxy=%v after %v, want clean exit before %v", herr, perr, took, drainBudget)
 	}
 	if n := load.failed.Load(); n != 0 {
 		t.Errorf("%d of %d requests failed; first: %v", n, n+load.ok.Load(), load.firstErr.Load())

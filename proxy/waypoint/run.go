@@ -205,6 +205,6 @@ func newMeshIdentity(ctx context.Context, o RunOptions, log logr.Logger) (*meshI
 		certs, err := staticCerts(self, o.CertFile, o.KeyFile)
 		return &meshIdentity{self: self, certs: certs, bundle: bundle}, err
 	}
-	issuer := &identity.CAClient{URL: o.CAURL, Token: identity.TokenFile(o.TokenFile), Bundle: bundle}
+	issuer := &identity.CAClient{URL: o.CAURL, ServerName: o.CAServerName, Token: identity.TokenFile(o.TokenFile), Bundle: bundle}
 	return &meshIdentity{self: self, certs: identity.NewCertCache(ctx, issuer, bundle, identity.CacheOptions{Log: log.WithName("certs")}), bundle: bundle}, nil
 }

@@ -26,6 +26,10 @@ type RunOptions struct {
 	// CAURL is the mesh CA; RootCertFile its trust bundle; TokenFile the
 	// projected service-account token presented to it.
 	CAURL, RootCertFile, TokenFile string
+	// CAServerName is the name to verify in the CA's serving certificate
+	// when CAURL names it otherwise (by IP, from outside the cluster);
+	// empty: CAURL's host.
+	CAServerName string
 	// CertFile and KeyFile, when set, are a PEM workload certificate (with
 	// this pod's identity) and its key, used instead of the CA (benchmarks,
 	// running without a cluster).

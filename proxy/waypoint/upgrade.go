@@ -58,5 +58,5 @@ func (p *Proxy) switchProtocols(w *statusWriter, resp *http.Response, dec *routi
 	errc := make(chan error, 2)
 	go func() { _, err := io.Copy(up, brw.Reader); errc <- err }() // brw.Reader holds bytes the client already sent
 	go func() { _, err := io.Copy(conn, up); errc <- err }()
-	<-errc // either side ending ends the tunnel
+	<-errc //nolint:errcheck // either side ending ends the tunnel, error or not
 }

@@ -51,12 +51,11 @@ func TestBenchZtunnel(t *testing.T) {
 	e.startHTTP(outside3)
 
 	type result struct {
-		name           string
-		lat            latencies
-		cpuA, cpuB     float64 // ztunnel CPU seconds during the run
-		rssA, rssB     int64   // ztunnel RSS (kB) at the end
-		bulkMbps       float64
-		errors, sentOK int
+		name       string
+		lat        latencies
+		cpuA, cpuB float64 // ztunnel CPU seconds during the run
+		rssA, rssB int64   // ztunnel RSS (kB) at the end
+		bulkMbps   float64
 	}
 	run := func(name string, from *meshPod, to netip.AddrPort) result {
 		r := result{name: name}

@@ -36,6 +36,7 @@ import (
 
 	"github.com/wayfabric/wayfabric/api/mesh"
 	"github.com/wayfabric/wayfabric/controllers/ca"
+	"github.com/wayfabric/wayfabric/internal/testenv"
 	"github.com/wayfabric/wayfabric/proxy/identity"
 	"github.com/wayfabric/wayfabric/proxy/ztunnel/netns"
 	"github.com/wayfabric/wayfabric/proxy/ztunnel/netnstest"
@@ -151,13 +152,7 @@ type meshEnv struct {
 
 func newMeshEnv(t *testing.T) *meshEnv {
 	netnstest.RequireRoot(t)
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		if os.Getenv("WAYFABRIC_REQUIRE_ENVTEST") != "" {
-			t.Fatal("KUBEBUILDER_ASSETS is not set but make test requires envtest")
-		}
-		t.Skip("KUBEBUILDER_ASSETS is not set: the mesh test needs kube-apiserver and etcd (make test sets it)")
-	}
+	assets := testenv.RequireAssets(t)
 	e := &meshEnv{t: t, pods: map[string]*meshPod{}, ztunnels: map[string]*ztunnelProc{}}
 	root := repoRoot(t)
 	env := &envtest.Environment{BinaryAssetsDirectory: assets, CRDDirectoryPaths: []string{filepath.Join(root, "config", "crd", "bases")},

@@ -2,7 +2,6 @@ package ztunnel
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -278,8 +277,6 @@ func workloadLabel(w *discovery.Workload) string {
 	}
 	return w.ServiceAccount
 }
-
-var errStopping = errors.New("ztunnel is shutting down")
 
 // UpdateCapture re-installs every captured pod's rules with new exclusions.
 func (n *Node) UpdateCapture(c capture.Config) {

@@ -29,7 +29,7 @@ spec: {replicas: 1}`)
 		Expect(*got.Spec.Replicas).To(BeEquivalentTo(4))
 	})
 
-	It("prints the brief's columns for waypoints", func(ctx context.Context) {
+	It("prints the status columns operators read for waypoints", func(ctx context.Context) {
 		wp := fromYAML(`
 apiVersion: mesh.wayfabric.io/v1alpha1
 kind: Waypoint
@@ -48,7 +48,7 @@ spec: {for: all}`)
 		Expect(err).NotTo(HaveOccurred(), "the short name wp must work: %s", out)
 	})
 
-	It("prints the brief's columns for ztunnelconfigs", func(ctx context.Context) {
+	It("prints the status columns operators read for ztunnelconfigs", func(ctx context.Context) {
 		zc := fromYAML(`
 apiVersion: mesh.wayfabric.io/v1alpha1
 kind: ZtunnelConfig

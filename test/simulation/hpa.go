@@ -137,7 +137,7 @@ func (h *HPA) stabilize(now time.Time, current, proposed int32) int32 {
 			kept = append(kept, r)
 		}
 	}
-	h.recommendations = append(kept, hpaRecord{now, proposed})
+	h.recommendations = append(kept, hpaRecord{now, proposed}) //nolint:gocritic // kept filters h.recommendations in place
 	if proposed >= current {
 		return proposed
 	}

@@ -15,6 +15,7 @@ import (
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 	"sigs.k8s.io/yaml"
 
+	"github.com/wayfabric/wayfabric/api/mesh"
 	"github.com/wayfabric/wayfabric/internal/testenv"
 	"github.com/wayfabric/wayfabric/proxy/authz"
 	"github.com/wayfabric/wayfabric/proxy/identity"
@@ -34,7 +35,7 @@ func TestLoaderAppliesPoliciesWithinASecond(t *testing.T) {
 	defer cancel()
 
 	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "app",
-		Labels: map[string]string{routing.LabelUseWaypoint: "wp"}}}, metav1.CreateOptions{}); err != nil {
+		Labels: map[string]string{mesh.LabelUseWaypoint: "wp"}}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	web, err := kube.CoreV1().Services("app").Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web"},

@@ -538,8 +538,9 @@ func HopByHop(n []byte) bool {
 	return false
 }
 
-func Listed(Tokens [][]byte, name []byte) bool {
-	for _, t := range Tokens {
+// Listed reports whether name is one of tokens, ignoring case.
+func Listed(tokens [][]byte, name []byte) bool {
+	for _, t := range tokens {
 		if bytes.EqualFold(t, name) {
 			return true
 		}

@@ -145,9 +145,9 @@ func TestRouteTable(t *testing.T) {
 		// --- Attachment and defaults ---
 		{name: "no routes forwards to the destination service", spec: "GEP-1426 GAMMA: without routes, mesh traffic goes to the Service",
 			target: "/anything", status: 0, backend: "app/web:80", rule: "default#0", path: "/anything"},
-		{name: "service opting out has no destination", spec: "brief: use-waypoint=none opts out",
+		{name: "service opting out has no destination", spec: "api/mesh, as Istio ambient: use-waypoint=none opts out",
 			dst: netip.MustParseAddrPort("10.0.0.14:80"), noDestination: true},
-		{name: "service in another namespace is not served", spec: "brief: waypoint serves services of its namespace that use it",
+		{name: "service in another namespace is not served", spec: "api/mesh, as Istio ambient: use-waypoint names a waypoint of the object's own namespace",
 			dst: netip.MustParseAddrPort("10.0.1.1:80"), noDestination: true},
 		{name: "parentRef port mismatch does not attach", spec: "GEP-1426: ParentReference.Port selects the Service port",
 			routes: []*gwv1.HTTPRoute{func() *gwv1.HTTPRoute {
@@ -163,10 +163,10 @@ func TestRouteTable(t *testing.T) {
 				return r
 			}()},
 			skipped: []string{"no parentRef"}, target: "/", backend: "app/web:80"},
-		{name: "waypoint-parented route applies when the service has none", spec: "GEP-1426 + brief: routes whose parentRef is the Waypoint",
+		{name: "waypoint-parented route applies when the service has none", spec: "GEP-1426, as Istio ambient: routes whose parentRef is the Waypoint apply to all it serves",
 			routes: []*gwv1.HTTPRoute{waypointRoute("wr", nil, rule(nil, be("v2", 1)))},
 			target: "/", backend: "app/v2:80", rule: "app/wr#0"},
-		{name: "service routes take precedence over waypoint routes", spec: "brief: GAMMA service routes are the most specific attachment",
+		{name: "service routes take precedence over waypoint routes", spec: "GEP-1426, as Istio ambient: a Service's own routes are more specific than the Waypoint's",
 			routes: []*gwv1.HTTPRoute{waypointRoute("wr", nil, rule(nil, be("v2", 1))), route("sr", 5, rule(nil, be("v1", 1)))},
 			target: "/", backend: "app/v1:80", rule: "app/sr#0"},
 		{name: "waypoint route hostnames: wildcard suffix matches", spec: "HTTPRouteSpec.Hostnames: *.example.com matches test.example.com",

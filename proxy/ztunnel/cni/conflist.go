@@ -95,7 +95,7 @@ func pluginType(raw json.RawMessage) string {
 	var p struct {
 		Type string `json:"type"`
 	}
-	json.Unmarshal(raw, &p)
+	_ = json.Unmarshal(raw, &p) // not an object: no type
 	return p.Type
 }
 
@@ -122,7 +122,7 @@ func insertEntry(file string, data []byte, cfg Config) (edit, error) {
 			continue
 		}
 		var old entry
-		json.Unmarshal(pl, &old)
+		_ = json.Unmarshal(pl, &old) // unreadable: nothing to carry over
 		if old.ConvertedFrom != "" {
 			want.ConvertedFrom = old.ConvertedFrom
 		}
@@ -274,7 +274,7 @@ func checkVersion(file string, top map[string]json.RawMessage) error {
 		CNIVersions []string `json:"cniVersions"`
 	}
 	b, _ := json.Marshal(top)
-	json.Unmarshal(b, &v)
+	_ = json.Unmarshal(b, &v) // fields of another type stay empty
 	effective := v.CNIVersion
 	// Like libcni: the highest version of "cniVersions" it knows, if any,
 	// overrides "cniVersion".

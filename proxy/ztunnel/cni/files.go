@@ -46,7 +46,7 @@ func replaceAtomic(path string, perm os.FileMode, fill func(io.Writer) error) (e
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if d, err := os.Open(dir); err == nil {
-		d.Sync()
+		_ = d.Sync() // the rename is done; this only makes it durable sooner
 		d.Close()
 	}
 	return nil

@@ -95,7 +95,8 @@ func (in *Installer) Watch(ctx context.Context) error {
 	defer w.close()
 	var reported string
 	// Check once right away: a change between Install and here made no event we saw.
-	for ; ; w.wait(ctx) {
+	// wait fails only when ctx ends, which the loop checks first.
+	for ; ; _ = w.wait(ctx) {
 		if ctx.Err() != nil {
 			return nil
 		}

@@ -86,9 +86,10 @@ func (n *node) asRuntime(t *testing.T) (file string, list *libcni.NetworkConfigL
 	if strings.HasSuffix(file, ".conflist") {
 		list, err = libcni.ConfListFromFile(file)
 	} else {
+		// Deprecated in libcni, yet what runtimes still do with a .conf file.
 		var conf *libcni.NetworkConfig
-		if conf, err = libcni.ConfFromFile(file); err == nil {
-			list, err = libcni.ConfListFromConf(conf)
+		if conf, err = libcni.ConfFromFile(file); err == nil { //nolint:staticcheck // see above
+			list, err = libcni.ConfListFromConf(conf) //nolint:staticcheck // see above
 		}
 	}
 	if err != nil {
