@@ -134,7 +134,7 @@ func parseOriginPattern(o string) (originPattern, error) {
 // splitOriginHost splits host[:port], filling in the scheme's default port;
 // port is "" when it is not a number in 1..65535.
 func splitOriginHost(scheme, hostport string) (host, port string) {
-	host, port = hostport, ""
+	host = hostport
 	if i := strings.LastIndexByte(hostport, ':'); i >= 0 && !strings.HasSuffix(hostport, "]") {
 		host, port = hostport[:i], hostport[i+1:]
 		n, err := strconv.Atoi(port)
