@@ -7,8 +7,11 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/wayfabric/wayfabric/proxy/internal/loopback"
 )
 
 // TestFastPathUpstreamAnswers: what the fast path does with the upstream's
@@ -132,5 +135,72 @@ func TestFastPathUpstreamDown(t *testing.T) {
 	}
 	if n := p.Recorder().Snapshot().Requests.Total; n != 2 {
 		t.Errorf("load report counted %d requests, want 2", n)
+	}
+}
+
+// TestFastPathEveryPooledConnectionClosed: the upstream closed all the
+// waypoint's kept-alive connections at once (a restart, or the node proxy
+// in front of it cutting them on a policy change): the next request is
+// retried on a new connection, not on the next dead one from the pool.
+func TestFastPathEveryPooledConnectionClosed(t *testing.T) {
+	var mu sync.Mutex
+	var open []*net.TCPConn
+	backend := loopback.Serve(t, func(c *net.TCPConn) {
+		mu.Lock()
+		open = append(open, c)
+		mu.Unlock()
+		br := bufio.NewReader(c)
+		for {
+			r, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			if d, err := time.ParseDuration(r.URL.Query().Get("sleep")); err == nil {
+				time.Sleep(d)
+			}
+			if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+				return
+			}
+		}
+	})
+	w := newWorld()
+	web := w.service("app", "web", "http", backend)
+	p := newProxy(t, w, Config{})
+	addr, _ := listenProxy(t, p, web)
+	get := func(path string) int {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		_, _ = io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: web\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode
+	}
+	// Three requests at once leave three idle upstream connections.
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() { defer wg.Done(); get("/?sleep=200ms") }()
+	}
+	wg.Wait()
+	mu.Lock()
+	if len(open) < 3 {
+		t.Fatalf("%d upstream connections, want 3 pooled", len(open))
+	}
+	for _, c := range open {
+		_ = c.Close()
+	}
+	mu.Unlock()
+	time.Sleep(50 * time.Millisecond) // the FINs arrive
+	if s := get("/"); s != 200 {
+		t.Fatalf("status %d after the upstream closed every pooled connection, want 200", s)
 	}
 }

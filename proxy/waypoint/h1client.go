@@ -57,7 +57,9 @@ func (h *inlineH1Client) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errors.New("waypoint: request without endpoint")
 	}
 	for attempt := 0; ; attempt++ {
-		c, reused, err := h.get(req.Context(), ep)
+		// The retry dials: the pool's other idle connections to the endpoint
+		// were likely closed by the same event (a restart, a policy change).
+		c, reused, err := h.get(req.Context(), ep, attempt > 0)
 		if err != nil {
 			return nil, err
 		}
@@ -82,9 +84,9 @@ func (h *inlineH1Client) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-func (h *inlineH1Client) get(ctx context.Context, ep routing.Endpoint) (*h1Conn, bool, error) {
+func (h *inlineH1Client) get(ctx context.Context, ep routing.Endpoint, fresh bool) (*h1Conn, bool, error) {
 	h.mu.Lock()
-	for conns := h.idle[ep.Addr]; len(conns) > 0; conns = h.idle[ep.Addr] {
+	for conns := h.idle[ep.Addr]; len(conns) > 0 && !fresh; conns = h.idle[ep.Addr] {
 		c := conns[len(conns)-1]
 		h.idle[ep.Addr] = conns[:len(conns)-1]
 		if time.Since(c.lastUsed) < h.idleTimeout && !retiring(c.nc) {

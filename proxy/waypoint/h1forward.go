@@ -250,7 +250,7 @@ func (c *h1conn) forward(ctx context.Context, dec *routing.Decision) (status int
 	var uc *h1Conn
 	for attempt := 0; ; attempt++ {
 		var reused bool
-		uc, reused, err = client.get(ctx, ep)
+		uc, reused, err = client.get(ctx, ep, attempt > 0) // the retry dials: other idle connections likely died alike
 		if err != nil {
 			return c.upstreamFailed(err, false)
 		}

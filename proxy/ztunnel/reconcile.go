@@ -25,10 +25,17 @@ func (n *Node) Reconcile(ctx context.Context, snap *discovery.Snapshot) {
 	if n.stopping.Load() {
 		return
 	}
+	// enrolled keeps a pod; want (enrolled, with its addresses known) is
+	// what adoption can look for. A pod the CNI plugin just captured shows
+	// no IP in the API yet: it is not a reason to release it.
 	want := map[types.UID]*discovery.Workload{}
+	enrolled := map[types.UID]bool{}
 	snap.WorkloadsOn(n.cfg.NodeName, func(w *discovery.Workload) {
-		if snap.Enrolled(w) && len(w.IPs) > 0 {
-			want[w.UID] = w
+		if snap.Enrolled(w) {
+			enrolled[w.UID] = true
+			if len(w.IPs) > 0 {
+				want[w.UID] = w
+			}
 		}
 	})
 	n.mu.Lock()
@@ -37,7 +44,7 @@ func (n *Node) Reconcile(ctx context.Context, snap *discovery.Snapshot) {
 		switch w := snap.WorkloadByUID(uid); {
 		case w == nil || !w.Running:
 			gone = append(gone, uid)
-		case want[uid] == nil && !n.pods[uid].viaCNIPending(snap):
+		case !enrolled[uid] && !n.pods[uid].viaCNIPending(snap):
 			left = append(left, uid)
 		}
 	}

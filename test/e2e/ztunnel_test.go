@@ -219,6 +219,9 @@ spec:
 		other := loadAs("echo", "l7-other-path", "http://echo."+ambientNS+".svc:8080/public")
 		Expect(other.Failed).To(BeZero(), "the echo identity was refused another path: %v", other.ErrorSample)
 		mustKubectl("-n", ambientNS, "delete", "authorizationpolicy", "admin-not-for-echo")
+		// Every pod above was captured by the CNI plugin at creation, before
+		// the API showed its address; none was let go meanwhile.
+		Expect(ztunnelLogs()).NotTo(ContainSubstring("pod no longer enrolled"))
 		figure("authorization-real-node", "l4DeniedConnections", denied.Failed, "l7Denied403", l7.Failed,
 			"l7AllowedForClient", allowed.Sent, "l7OtherPathForEcho", other.Sent)
 	})
