@@ -162,7 +162,7 @@ spec:
 		mustKubectl("-n", ambientNS, "label", "service", "echo", "mesh.wayfabric.io/use-waypoint-")
 	})
 
-	It("AuthorizationPolicy: the server's ztunnel admits only the allowed identity (L4); through the waypoint a path is denied to one identity only (L7)", func() {
+	It("AuthorizationPolicy: through the waypoint a path is denied to one identity only (L7); the server's ztunnel admits only the allowed identity (L4), changes applied under load", func() {
 		loadAs := func(sa, name, url string) loadSummary {
 			return parseSummary(runPod(testPodAs(ambientNS, sa, name, "load", "-url="+url, "-rps=5", "-duration=3s", "-timeout=2s"), 2*time.Minute))
 		}
@@ -177,34 +177,8 @@ spec:
   - from: [{source: {principals: [%[2]s]}}]
 `, ambientNS, principals)
 		}
-		By("L4: only the client service account may connect to the echo pods; the policy is created and changed while the client's load runs")
-		// 50 new connections a second from the allowed identity while the
-		// policy appears and changes: none may fail.
-		underLoad := testPodAs(ambientNS, "client", "authz-under-load", "load", "-url=http://"+serverIP+":8080/",
-			"-rps=50", "-new-conn", "-duration=60s", "-timeout=5s", "-warmup=30s")
-		startPod(underLoad)
-		Eventually(func() string { return jsonpath("{.status.phase}", "-n", ambientNS, "pod", underLoad.Name) }).
-			WithTimeout(time.Minute).Should(Equal("Running"))
-		time.Sleep(5 * time.Second)
-		apply(policy(fmt.Sprintf(`"cluster.local/ns/%s/sa/client"`, ambientNS)))
-		var denied loadSummary
-		Eventually(func() bool {
-			denied = loadAs("echo", fmt.Sprintf("l4-denied-%d", time.Now().UnixNano()%100000), "http://"+serverIP+":8080/")
-			return denied.Sent > 0 && denied.Failed == denied.Sent
-		}).WithTimeout(2*time.Minute).WithPolling(time.Second).Should(BeTrue(),
-			func() string { return fmt.Sprintf("the echo identity still connects: %+v", denied) })
-		Expect(getFrom(ambientNS, "http://"+serverIP+":8080/allowed").Pod).To(HavePrefix("echo-"))
-		apply(policy(fmt.Sprintf(`"cluster.local/ns/%[1]s/sa/client", "cluster.local/ns/%[1]s/sa/server"`, ambientNS)))
-		during := parseSummary(waitPod(underLoad, 2*time.Minute))
-		Expect(during.Sent).To(BeNumerically(">", 1000))
-		Expect(during.Failed).To(BeZero(), "the allowed client failed while the policy was created and changed: %v", during.ErrorSample)
-		Expect(ztunnelLogs()).To(And(ContainSubstring("connection denied by authorization policy"),
-			ContainSubstring("/sa/echo")), "the denial is not logged with its peer")
-		mustKubectl("-n", ambientNS, "delete", "authorizationpolicy", "echo-clients")
-
 		By("L7: through the waypoint, /admin is denied to the echo identity and served to the client identity")
 		mustKubectl("-n", ambientNS, "label", "service", "echo", "mesh.wayfabric.io/use-waypoint=wp")
-		defer mustKubectl("-n", ambientNS, "label", "service", "echo", "mesh.wayfabric.io/use-waypoint-")
 		apply(fmt.Sprintf(`apiVersion: mesh.wayfabric.io/v1alpha1
 kind: AuthorizationPolicy
 metadata: {name: admin-not-for-echo, namespace: %[1]s}
@@ -234,6 +208,33 @@ spec:
 		other := loadAs("echo", "l7-other-path", "http://echo."+ambientNS+".svc:8080/public")
 		Expect(other.Failed).To(BeZero(), "the echo identity was refused another path: %v", other.ErrorSample)
 		mustKubectl("-n", ambientNS, "delete", "authorizationpolicy", "admin-not-for-echo")
+		mustKubectl("-n", ambientNS, "label", "service", "echo", "mesh.wayfabric.io/use-waypoint-")
+
+		By("L4: only the client service account may connect to the echo pods; the policy is created and changed while the client's load runs")
+		// 50 new connections a second from the allowed identity while the
+		// policy appears and changes: none may fail.
+		underLoad := testPodAs(ambientNS, "client", "authz-under-load", "load", "-url=http://"+serverIP+":8080/",
+			"-rps=50", "-new-conn", "-duration=60s", "-timeout=5s", "-warmup=30s")
+		startPod(underLoad)
+		Eventually(func() string { return jsonpath("{.status.phase}", "-n", ambientNS, "pod", underLoad.Name) }).
+			WithTimeout(time.Minute).Should(Equal("Running"))
+		time.Sleep(5 * time.Second)
+		apply(policy(fmt.Sprintf(`"cluster.local/ns/%s/sa/client"`, ambientNS)))
+		var denied loadSummary
+		Eventually(func() bool {
+			denied = loadAs("echo", fmt.Sprintf("l4-denied-%d", time.Now().UnixNano()%100000), "http://"+serverIP+":8080/")
+			return denied.Sent > 0 && denied.Failed == denied.Sent
+		}).WithTimeout(2*time.Minute).WithPolling(time.Second).Should(BeTrue(),
+			func() string { return fmt.Sprintf("the echo identity still connects: %+v", denied) })
+		Expect(getFrom(ambientNS, "http://"+serverIP+":8080/allowed").Pod).To(HavePrefix("echo-"))
+		apply(policy(fmt.Sprintf(`"cluster.local/ns/%[1]s/sa/client", "cluster.local/ns/%[1]s/sa/server"`, ambientNS)))
+		during := parseSummary(waitPod(underLoad, 2*time.Minute))
+		Expect(during.Sent).To(BeNumerically(">", 1000))
+		Expect(during.Failed).To(BeZero(), "the allowed client failed while the policy was created and changed: %v", during.ErrorSample)
+		Expect(ztunnelLogs()).To(And(ContainSubstring("connection denied by authorization policy"),
+			ContainSubstring("/sa/echo")), "the denial is not logged with its peer")
+		mustKubectl("-n", ambientNS, "delete", "authorizationpolicy", "echo-clients")
+
 		// Every pod above was captured by the CNI plugin at creation, before
 		// the API showed its address; none was let go meanwhile.
 		Expect(ztunnelLogs()).NotTo(ContainSubstring("pod no longer enrolled"))
