@@ -269,15 +269,22 @@ func TestMeshOnNetworkNamespaces(t *testing.T) {
 		// A mesh identity other than the waypoint's tunnelling straight to
 		// the pod is refused at the TLS handshake.
 		certs := e.workloadCerts(t, meshNS, "client", "client-0")
-		hc, err := hbone.NewClient(hbone.ClientConfig{Certs: certs, Bundle: identity.NewBundle(mustRoots(t, e.bundlePEM)...),
-			DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
-				return outside3.Dial(ctx, netip.MustParseAddrPort(addr), netns.DialOptions{})
-			}})
-		if err != nil {
-			t.Fatal(err)
+		// A new client per attempt: each one does its own TLS handshake (a
+		// pooled connection made before the ztunnel saw the waypoint label
+		// would skip it).
+		newClient := func() *hbone.Client {
+			hc, err := hbone.NewClient(hbone.ClientConfig{Certs: certs, Bundle: identity.NewBundle(mustRoots(t, e.bundlePEM)...),
+				DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+					return outside3.Dial(ctx, netip.MustParseAddrPort(addr), netns.DialOptions{})
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return hc
 		}
-		defer hc.Close()
 		eventually(t, 20*time.Second, "direct HBONE refused at the handshake", func() error {
+			hc := newClient()
+			defer hc.Close()
 			s, err := hc.Dial(ctx, hbone.DialRequest{Target: server1.AddrPort(echoPort), SourceIdentity: identity.MustParse("spiffe://cluster.local/ns/mesh/sa/client"),
 				PeerIdentity: identity.MustParse("spiffe://cluster.local/ns/mesh/sa/server")})
 			if err == nil {

@@ -97,10 +97,10 @@ func (p *podProxy) acceptLoop(pl *portListener, handle func(*net.TCPConn)) {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
-		if !p.track(c, true, false) {
-			_ = c.Close()
-			return
-		}
+		// Accepted is ours to serve, also in the instant between a handover
+		// and this listener's close: closing it would fail a client that the
+		// successor never saw (EOFs seen on the real node during upgrades).
+		p.track(c, true, true)
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
