@@ -96,20 +96,7 @@ func asHTTPFilters(fs []gwv1.GRPCRouteFilter) []gwv1.HTTPRouteFilter {
 }
 
 func compileGRPCMatches(src []gwv1.GRPCRouteMatch) ([]*matcher, error) {
-	if len(src) == 0 {
-		// Spec: no matches means every gRPC request.
-		return []*matcher{{kind: pathPrefix, path: "/"}}, nil
-	}
-	out := make([]*matcher, 0, len(src))
-	for j := range src {
-		m, err := compileGRPCMatch(&src[j])
-		if err != nil {
-			return nil, fmt.Errorf("matches[%d]: %w", j, err)
-		}
-		m.matchIdx = j
-		out = append(out, m)
-	}
-	return out, nil
+	return compileEachMatch(src, compileGRPCMatch)
 }
 
 // grpcName is what Exact service and method values may hold: a non-empty

@@ -21,13 +21,19 @@ var knownMethods = map[string]bool{
 }
 
 func compileMatches(src []gwv1.HTTPRouteMatch) ([]*matcher, error) {
+	return compileEachMatch(src, compileMatch)
+}
+
+// compileEachMatch compiles a route rule's matches (HTTPRoute or
+// GRPCRoute), numbered in order. Spec, both kinds: no matches means every
+// request (a prefix match on "/").
+func compileEachMatch[T any](src []T, compile func(*T) (*matcher, error)) ([]*matcher, error) {
 	if len(src) == 0 {
-		// Spec: no matches means a prefix match on "/".
 		return []*matcher{{kind: pathPrefix, path: "/"}}, nil
 	}
 	out := make([]*matcher, 0, len(src))
 	for j := range src {
-		m, err := compileMatch(&src[j])
+		m, err := compile(&src[j])
 		if err != nil {
 			return nil, fmt.Errorf("matches[%d]: %w", j, err)
 		}
