@@ -126,12 +126,18 @@ func TestProcessServesAndDrainsOnSIGTERM(t *testing.T) {
 	if code, body := get("http://" + data + "/hello"); code != 200 || body != "backend:/hello" {
 		t.Fatalf("proxied request: %d %q", code, body)
 	}
-	code, body := get("http://" + stats + "/load")
+	// The request is recorded just after its response is written: poll.
 	var rep struct {
 		Requests struct{ Total int64 } `json:"requests"`
 	}
-	if code != 200 || json.Unmarshal([]byte(body), &rep) != nil || rep.Requests.Total != 1 {
-		t.Fatalf("/load: %d %q", code, body)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		code, body := get("http://" + stats + "/load")
+		if code == 200 && json.Unmarshal([]byte(body), &rep) == nil && rep.Requests.Total == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/load: %d %q", code, body)
+		}
 	}
 	if code, body := get("http://" + stats + "/metrics"); code != 200 || !strings.Contains(body, `wayfabric_waypoint_requests_total{code="2xx",route="default",service="app/web"} 1`) {
 		t.Fatalf("/metrics: %d\n%s", code, body)
